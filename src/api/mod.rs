@@ -1,0 +1,92 @@
+//! The HTTP API: gateway webhooks, the report feed and the read API.
+
+pub mod body;
+pub mod error;
+mod inbound;
+mod reports;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::future::join_all;
+
+use crate::ingest::{Gateway, InboundError, Normalizer};
+use crate::queue::ReportQueue;
+use crate::report::IncomingReport;
+use crate::store::Store;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub queue: Arc<dyn ReportQueue>,
+    pub store: Arc<dyn Store>,
+    pub gateways: HashMap<&'static str, Arc<dyn Gateway>>,
+    pub normalizer: Normalizer,
+    pub api_token: String,
+    /// The base URL gateways call, for URL-signed webhooks.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Makes every report durable; `Ok` only once all of them are.
+    pub async fn enqueue(&self, reports: &[IncomingReport]) -> Vec<Result<(), InboundError>> {
+        join_all(reports.iter().map(|report| self.enqueue_one(report))).await
+    }
+
+    async fn enqueue_one(&self, report: &IncomingReport) -> Result<(), InboundError> {
+        let payload = serde_json::to_vec(report).expect("reports serialise");
+        self.queue.publish(&payload).await.map_err(|e| {
+            tracing::error!(error = %e, id = %report.id, "report not durable");
+            InboundError::Unavailable
+        })?;
+        tracing::info!(
+            id = %report.id,
+            source = %report.source,
+            sender = report.sender_pseudonym.as_deref().unwrap_or("-"),
+            "report accepted"
+        );
+        Ok(())
+    }
+
+    /// Checks the bootstrap admin bearer token in constant time.
+    pub fn authorize(&self, req: &HttpRequest) -> Result<(), InboundError> {
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(InboundError::Unauthenticated("Authorization: Bearer token"))?;
+        if crate::ingest::constant_time_eq(token.trim().as_bytes(), self.api_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(InboundError::Forbidden("token is not valid"))
+        }
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .service(
+            web::resource(["/v1/inbound/{gateway}", "/v1/inbound/{gateway}/{token}"])
+                .route(web::post().to(inbound::handle))
+                .route(web::get().to(inbound::handle)),
+        )
+        .service(
+            web::resource("/v1/reports")
+                .route(web::post().to(reports::create))
+                .route(web::get().to(reports::list)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": "no such endpoint",
+        "path": req.path(),
+    }))
+}

@@ -1,0 +1,160 @@
+//! `/v1/reports`: reports pushed by other systems, and the list of what
+//! arrived.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::error::{ApiError, error_body, json_error};
+use crate::ingest::feed::{self, Feed, Item};
+use crate::ingest::{BodyKind, InboundError};
+use crate::report::ReportId;
+use crate::store::ListQuery;
+
+const MAX_LIMIT: u32 = 500;
+
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Err(e) = state.authorize(&req) {
+        return json_error(&e);
+    }
+    let body = match super::body::read(&req, payload, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return json_error(&e),
+    };
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let kind = BodyKind::from_header(content_type, body.is_empty());
+    if matches!(kind, BodyKind::Form | BodyKind::Other) {
+        return json_error(&InboundError::UnsupportedMediaType(
+            content_type.unwrap_or("none").to_owned(),
+        ));
+    }
+    match feed::parse(kind, &body) {
+        Err(e) => json_error(&e),
+        Ok(Feed::One(item)) => {
+            let mut results = accept(&state, vec![item]).await;
+            match results.remove(0) {
+                (Ok(id), _) => {
+                    HttpResponse::Accepted().json(json!({"status": "accepted", "id": id}))
+                }
+                (Err(e), _) => json_error(&e),
+            }
+        }
+        Ok(Feed::Batch(items)) => batch_reply(accept(&state, items).await),
+    }
+}
+
+type Outcome = (Result<String, InboundError>, Option<String>);
+
+/// Normalises and enqueues the good items; each keeps its own outcome and
+/// the source's id, so callers can match answers to what they sent.
+async fn accept(state: &AppState, items: Vec<Item>) -> Vec<Outcome> {
+    let received_at = Utc::now();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(items.len());
+    let mut reports = Vec::new();
+    let mut positions = Vec::new();
+    for item in items {
+        let normalized = item.and_then(|(source, message)| {
+            let source_id = message.source_id.clone();
+            state
+                .normalizer
+                .report(&source, message, received_at)
+                .map(|r| (r, source_id))
+        });
+        match normalized {
+            Ok((report, source_id)) => {
+                positions.push(outcomes.len());
+                outcomes.push((Ok(report.id.to_string()), source_id));
+                reports.push(report);
+            }
+            Err(e) => outcomes.push((Err(e), None)),
+        }
+    }
+    for (position, result) in positions.into_iter().zip(state.enqueue(&reports).await) {
+        if let Err(e) = result {
+            outcomes[position].0 = Err(e);
+        }
+    }
+    outcomes
+}
+
+fn batch_reply(outcomes: Vec<Outcome>) -> HttpResponse {
+    let accepted = outcomes.iter().filter(|(r, _)| r.is_ok()).count();
+    let unavailable = outcomes
+        .iter()
+        .any(|(r, _)| matches!(r, Err(InboundError::Unavailable)));
+    let results: Vec<_> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(index, (result, source_id))| match result {
+            Ok(id) => {
+                json!({"index": index, "status": "accepted", "id": id, "source_id": source_id})
+            }
+            Err(e) => {
+                let mut body = error_body(e);
+                body["index"] = index.into();
+                body["status"] = "rejected".into();
+                body
+            }
+        })
+        .collect();
+    let body = json!({
+        "accepted": accepted,
+        "rejected": outcomes.len() - accepted,
+        "results": results,
+    });
+    if accepted == 0 && unavailable {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "30"))
+            .json(body)
+    } else if accepted == 0 && !outcomes.is_empty() {
+        HttpResponse::BadRequest().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.authorize(&req)?;
+    let limit = match params.limit.as_deref() {
+        None => 50,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| InboundError::invalid("limit", format!("expected 1 to {MAX_LIMIT}")))?,
+    };
+    let before = params
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<ReportId>())
+        .transpose()
+        .map_err(|_| InboundError::invalid("cursor", "not a cursor from a previous page"))?;
+    let reports = state
+        .store
+        .list_reports(&ListQuery { limit, before })
+        .await
+        .map_err(anyhow::Error::from)?;
+    let next_cursor = (reports.len() == limit as usize)
+        .then(|| reports.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({"reports": reports, "next_cursor": next_cursor})))
+}

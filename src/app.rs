@@ -1,0 +1,267 @@
+//! Assembles the service from its configuration: store, queue, worker and
+//! HTTP server, for whichever roles this process plays.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use rand::RngCore;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::ingest::{
+    Gateway, Normalizer, africastalking::AfricasTalking, generic::Generic, smssync::SmsSync,
+    twilio::Twilio, vonage::Vonage,
+};
+use crate::phone::PhoneNormalizer;
+use crate::queue::ReportQueue;
+use crate::queue::amqp::{AmqpQueue, Names};
+use crate::queue::local::LocalQueue;
+use crate::queue::spool::Spool;
+use crate::queue::spooled::Spooled;
+use crate::store::{self, Store};
+use crate::worker::Worker;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API and worker in one process: the embedded default.
+    Serve,
+    Api,
+    Worker,
+}
+
+impl Role {
+    fn serves_http(self) -> bool {
+        matches!(self, Role::Serve | Role::Api)
+    }
+    fn runs_worker(self) -> bool {
+        matches!(self, Role::Serve | Role::Worker)
+    }
+}
+
+pub struct Application {
+    port: Option<u16>,
+    server: Option<Server>,
+    worker: Option<JoinHandle<anyhow::Result<()>>>,
+    api_token: String,
+    queue: Arc<dyn ReportQueue>,
+    store: Arc<dyn Store>,
+}
+
+impl Application {
+    pub async fn build(config: &Config, role: Role) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+        let store = open_store(config).await?;
+        let queue = open_queue(config).await?;
+        let worker = role.runs_worker().then(|| {
+            let worker = Worker::new(
+                queue.clone(),
+                store.clone(),
+                config.amqp.prefetch,
+                config.concat_timeout(),
+            );
+            tokio::spawn(worker.run())
+        });
+        let api_token = match &config.api.token {
+            Some(token) => token.clone(),
+            None => secret_file(&config.data_dir.join("api-token"), Encoding::Token)?,
+        };
+        let (port, server) = if role.serves_http() {
+            let state = web::Data::new(AppState {
+                queue: queue.clone(),
+                store: store.clone(),
+                gateways: gateways(config),
+                normalizer: normalizer(config)?,
+                api_token: api_token.clone(),
+                public_url: config.http.public_url.clone(),
+                max_body_bytes: config.http.max_body_bytes,
+            });
+            let listener = TcpListener::bind(config.http.listen)
+                .with_context(|| format!("cannot listen on http.listen {}", config.http.listen))?;
+            let port = listener.local_addr()?.port();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .wrap(tracing_actix())
+                    .app_data(state.clone())
+                    .configure(api::routes)
+            })
+            .listen(listener)?
+            .run();
+            (Some(port), Some(server))
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            port,
+            server,
+            worker,
+            api_token,
+            queue,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn api_token(&self) -> &str {
+        &self.api_token
+    }
+
+    pub fn queue(&self) -> Arc<dyn ReportQueue> {
+        self.queue.clone()
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM) or the worker fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        match (self.server, self.worker) {
+            (Some(server), Some(worker)) => tokio::select! {
+                served = server => served.context("HTTP server failed"),
+                worked = worker => worked.context("worker panicked")?,
+            },
+            (Some(server), None) => server.await.context("HTTP server failed"),
+            (None, Some(worker)) => tokio::select! {
+                worked = worker => worked.context("worker panicked")?,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            },
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+fn tracing_actix() -> actix_web::middleware::Logger {
+    // Paths only: query strings may carry gateway tokens.
+    actix_web::middleware::Logger::new("%s %U %Dms").exclude("/healthz")
+}
+
+pub fn database_url(config: &Config) -> String {
+    config.database.url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            config.data_dir.join("ishara.sqlite").display()
+        )
+    })
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = database_url(config);
+    let store = store::open(&url, config.database.max_connections)
+        .await
+        .with_context(|| format!("cannot open database.url {}", redact(&url)))?;
+    store.migrate().await.context("database migration failed")?;
+    Ok(store)
+}
+
+async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
+    let Some(url) = &config.amqp.url else {
+        let path = config.data_dir.join("queue.sqlite");
+        let queue = LocalQueue::open(&path)
+            .await
+            .with_context(|| format!("cannot open the local queue {}", path.display()))?;
+        return Ok(queue);
+    };
+    let amqp = AmqpQueue::new(url, Names::new(&config.amqp.prefix, "reports"));
+    if let Err(e) = amqp.connect().await {
+        tracing::warn!(error = %e, "RabbitMQ unreachable at start; spooling until it is back");
+    }
+    let spool_dir = config.data_dir.join("spool");
+    let spool = Spool::open(&spool_dir)
+        .with_context(|| format!("cannot open the spool {}", spool_dir.display()))?;
+    Ok(Spooled::new(amqp, spool))
+}
+
+fn gateways(config: &Config) -> HashMap<&'static str, Arc<dyn Gateway>> {
+    let g = &config.gateways;
+    let configured: [Option<Arc<dyn Gateway>>; 5] = [
+        g.twilio
+            .as_ref()
+            .map(|c| Arc::new(Twilio::new(c)) as Arc<dyn Gateway>),
+        g.africastalking
+            .as_ref()
+            .map(|c| Arc::new(AfricasTalking::new(c)) as Arc<dyn Gateway>),
+        g.vonage
+            .as_ref()
+            .map(|c| Arc::new(Vonage::new(c)) as Arc<dyn Gateway>),
+        g.smssync
+            .as_ref()
+            .map(|c| Arc::new(SmsSync::new(c)) as Arc<dyn Gateway>),
+        g.generic
+            .as_ref()
+            .map(|c| Arc::new(Generic::new(c)) as Arc<dyn Gateway>),
+    ];
+    configured
+        .into_iter()
+        .flatten()
+        .map(|gateway| (gateway.name(), gateway))
+        .collect()
+}
+
+fn normalizer(config: &Config) -> anyhow::Result<Normalizer> {
+    let phones = PhoneNormalizer::new(config.ingest.default_country.as_deref())?;
+    let key = match &config.privacy.pseudonym_key {
+        Some(key) => key.clone(),
+        None => secret_file(&config.data_dir.join("pseudonym-key"), Encoding::Hex)?,
+    };
+    Ok(Normalizer::new(phones, key.into_bytes()))
+}
+
+enum Encoding {
+    Token,
+    Hex,
+}
+
+/// Reads a secret kept in `data_dir`, making a random one the first time.
+fn secret_file(path: &Path, encoding: Encoding) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = match encoding {
+        Encoding::Token => format!("ish_{}", hex::encode(bytes)),
+        Encoding::Hex => hex::encode(bytes),
+    };
+    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+/// A URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,390 @@
+//! One typed configuration: built-in defaults, then a TOML file, then
+//! `ISHARA_*` environment variables (`ISHARA_HTTP__LISTEN` sets `http.listen`).
+//! Everything is checked here, so a bad value stops the start with its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded defaults keep their files (SQLite, spool, keys).
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub amqp: AmqpConfig,
+    pub database: DatabaseConfig,
+    pub api: ApiConfig,
+    pub ingest: IngestConfig,
+    pub privacy: PrivacyConfig,
+    pub gateways: GatewaysConfig,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// The base URL gateways call, such as `https://ishara.example.org`:
+    /// Twilio signs the URL it called, not the one a proxy forwards.
+    pub public_url: Option<String>,
+    /// Requests with a larger body get 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    /// `amqp://user:pass@host:5672/%2f`; unset runs the embedded local queue.
+    pub url: Option<String>,
+    /// Prefix of the queue and exchange names, so several deployments (or
+    /// tests) can share one broker.
+    pub prefix: String,
+    /// Unconfirmed deliveries one worker holds at once.
+    pub prefetch: u16,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://…`; unset means SQLite under `data_dir`.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bootstrap admin token for `/v1/reports`. Unset: one is generated into
+    /// `data_dir/api-token` at first start and printed.
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// ISO alpha-2 country whose national numbers (`0712…`) senders use.
+    pub default_country: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Key of the sender pseudonyms. Unset: generated into
+    /// `data_dir/pseudonym-key`; every API, worker and notifier of one
+    /// deployment must share it.
+    pub pseudonym_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// How often a multipart SMS with missing parts is given up on and
+    /// stored with what arrived, in seconds.
+    pub concat_timeout_secs: u64,
+}
+
+/// A gateway is reachable only once its section holds a secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaysConfig {
+    pub twilio: Option<TwilioConfig>,
+    pub africastalking: Option<TokenGatewayConfig>,
+    pub vonage: Option<VonageConfig>,
+    pub smssync: Option<SmsSyncConfig>,
+    pub generic: Option<GenericConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub auth_token: Secrets,
+    /// `AC…`; requests from another account are refused.
+    pub account_sid: Option<String>,
+    /// Shared webhook signing keys by key id (Twilio's
+    /// `X-Twilio-Webhooks-Signature-Settings`).
+    #[serde(default)]
+    pub signing_keys: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenGatewayConfig {
+    /// Sent by the gateway as `?token=` or as the last path segment.
+    pub token: Secrets,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VonageConfig {
+    pub signature_secret: Secrets,
+    #[serde(default)]
+    pub signature_method: VonageSignatureMethod,
+    /// Our API key; requests naming another are refused.
+    pub api_key: Option<String>,
+    /// How old a signed `timestamp` may be, in seconds (Vonage resends for
+    /// 24 hours).
+    #[serde(default = "VonageConfig::default_max_age")]
+    pub max_age_secs: u64,
+}
+
+impl VonageConfig {
+    fn default_max_age() -> u64 {
+        24 * 3600 + 600
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VonageSignatureMethod {
+    #[default]
+    Md5hash,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSyncConfig {
+    pub secret: Secrets,
+    /// If set, only these phones may post.
+    #[serde(default)]
+    pub device_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericConfig {
+    /// Bearer token, `?token=` or last path segment.
+    pub token: Option<Secrets>,
+    /// HMAC-SHA256 of the raw body in `X-Ishara-Signature: sha256=<hex>`.
+    pub hmac_secret: Option<Secrets>,
+}
+
+/// One secret, or several while one is being rotated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Secrets {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Secrets {
+    pub fn all(&self) -> Vec<&str> {
+        match self {
+            Secrets::One(s) => vec![s.as_str()],
+            Secrets::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("ishara-data"),
+            http: HttpConfig {
+                listen: "127.0.0.1:8080".parse().expect("valid address"),
+                public_url: None,
+                max_body_bytes: 1024 * 1024,
+            },
+            amqp: AmqpConfig {
+                url: None,
+                prefix: "ishara".into(),
+                prefetch: 64,
+            },
+            database: DatabaseConfig {
+                url: None,
+                max_connections: 10,
+            },
+            api: ApiConfig::default(),
+            ingest: IngestConfig::default(),
+            privacy: PrivacyConfig::default(),
+            gateways: GatewaysConfig::default(),
+            worker: WorkerConfig {
+                concat_timeout_secs: 600,
+            },
+        }
+    }
+}
+
+/// Variables that are ours but not configuration keys.
+const NOT_KEYS: &[&str] = &["ISHARA_CONFIG", "ISHARA_LOG"];
+
+impl Config {
+    /// Defaults, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(
+            Env::prefixed("ISHARA_")
+                .filter(|key| {
+                    let upper = format!("ISHARA_{}", key.as_str().to_ascii_uppercase());
+                    !NOT_KEYS.contains(&upper.as_str()) && !upper.starts_with("ISHARA_TEST_")
+                })
+                .split("__")
+                .map(|key| key.as_str().to_ascii_lowercase().into()),
+        );
+        let config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad =
+            |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
+        if let Some(url) = &self.http.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return bad("http.public_url", "must start with http:// or https://");
+        }
+        if self.http.max_body_bytes == 0 {
+            return bad("http.max_body_bytes", "must be greater than 0");
+        }
+        if let Some(url) = &self.amqp.url
+            && !(url.starts_with("amqp://") || url.starts_with("amqps://"))
+        {
+            return bad("amqp.url", "must start with amqp:// or amqps://");
+        }
+        if self.amqp.prefetch == 0 {
+            return bad("amqp.prefetch", "must be greater than 0");
+        }
+        if self.amqp.prefix.is_empty() {
+            return bad("amqp.prefix", "must not be empty");
+        }
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return bad("database.url", "must start with postgres:// or sqlite:");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be greater than 0");
+        }
+        if let Some(token) = &self.api.token
+            && token.len() < 16
+        {
+            return bad("api.token", "must be at least 16 characters");
+        }
+        if let Some(country) = &self.ingest.default_country
+            && crate::country::by_iso(country).is_none()
+        {
+            return bad(
+                "ingest.default_country",
+                "must be an ISO 3166 alpha-2 code such as KE",
+            );
+        }
+        self.validate_gateways()
+    }
+
+    fn validate_gateways(&self) -> anyhow::Result<()> {
+        let g = &self.gateways;
+        let secrets: [(&str, Option<&Secrets>); 6] = [
+            (
+                "gateways.twilio.auth_token",
+                g.twilio.as_ref().map(|c| &c.auth_token),
+            ),
+            (
+                "gateways.africastalking.token",
+                g.africastalking.as_ref().map(|c| &c.token),
+            ),
+            (
+                "gateways.vonage.signature_secret",
+                g.vonage.as_ref().map(|c| &c.signature_secret),
+            ),
+            (
+                "gateways.smssync.secret",
+                g.smssync.as_ref().map(|c| &c.secret),
+            ),
+            (
+                "gateways.generic.token",
+                g.generic.as_ref().and_then(|c| c.token.as_ref()),
+            ),
+            (
+                "gateways.generic.hmac_secret",
+                g.generic.as_ref().and_then(|c| c.hmac_secret.as_ref()),
+            ),
+        ];
+        for (key, secrets) in secrets {
+            if let Some(secrets) = secrets
+                && secrets.all().iter().any(|s| s.len() < 8)
+            {
+                anyhow::bail!(
+                    "invalid configuration: {key}: secrets must be at least 8 characters"
+                );
+            }
+        }
+        if let Some(generic) = &g.generic
+            && generic.token.is_none()
+            && generic.hmac_secret.is_none()
+        {
+            anyhow::bail!(
+                "invalid configuration: gateways.generic: set token or hmac_secret (or both)"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn concat_timeout(&self) -> Duration {
+        Duration::from_secs(self.worker.concat_timeout_secs)
+    }
+}
+
+/// Figment names the key in its own words; keep its path, drop its profile.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let message = e.kind.to_string();
+            if key.is_empty() {
+                message
+            } else {
+                format!("{key}: {message}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_database_url_names_the_key() {
+        let mut c = Config::default();
+        c.database.url = Some("mysql://x".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn short_gateway_secret_names_the_key() {
+        let mut c = Config::default();
+        c.gateways.smssync = Some(SmsSyncConfig {
+            secret: Secrets::One("abc".into()),
+            device_ids: vec![],
+        });
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("gateways.smssync.secret"), "{err}");
+    }
+}

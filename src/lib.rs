@@ -1,0 +1,13 @@
+//! Ishara turns the SMS and field reports of people in a crisis into
+//! alerts that reach responders in seconds.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod country;
+pub mod ingest;
+pub mod phone;
+pub mod queue;
+pub mod report;
+pub mod store;
+pub mod worker;

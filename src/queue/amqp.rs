@@ -1,0 +1,398 @@
+//! RabbitMQ: a durable quorum queue, persistent messages, publisher
+//! confirms, and a dead-letter exchange and queue for poison messages.
+//!
+//! The connection is made lazily and again after any failure, at most once
+//! per back-off interval, so a broker outage costs callers one quick
+//! `Unavailable` instead of a hang, and no restart is needed after it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::{Mutex, mpsc};
+
+use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A confirm slower than this is treated as a failure (and the message
+/// spooled); if the broker confirms later the copy is deduplicated.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// After this many failed deliveries RabbitMQ dead-letters a message by
+/// itself: a message that crashes workers must not loop for ever.
+const DELIVERY_LIMIT: i64 = 20;
+pub const REASON_HEADER: &str = "x-ishara-reason";
+
+/// Queue and exchange names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub queue: String,
+    pub dead_queue: String,
+    pub dead_exchange: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str, queue: &str) -> Self {
+        Self {
+            queue: format!("{prefix}.{queue}"),
+            dead_queue: format!("{prefix}.{queue}.dead"),
+            dead_exchange: format!("{prefix}.{queue}.dlx"),
+        }
+    }
+}
+
+pub struct AmqpQueue {
+    url: String,
+    names: Names,
+    link: Mutex<Link>,
+}
+
+#[derive(Default)]
+struct Link {
+    connection: Option<Connection>,
+    channel: Option<Channel>,
+    last_attempt: Option<Instant>,
+    backoff: Duration,
+}
+
+impl AmqpQueue {
+    pub fn new(url: &str, names: Names) -> Arc<Self> {
+        Arc::new(Self {
+            url: url.to_owned(),
+            names,
+            link: Mutex::new(Link::default()),
+        })
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Connects now, declaring the topology; for start-up checks.
+    pub async fn connect(&self) -> Result<(), QueueError> {
+        self.channel().await.map(|_| ())
+    }
+
+    /// The publishing channel, (re)connecting if it is gone and the
+    /// back-off allows.
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let mut link = self.link.lock().await;
+        if let Some(channel) = &link.channel
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        if let Some(last) = link.last_attempt
+            && last.elapsed() < link.backoff
+        {
+            return Err(QueueError::Unavailable(
+                "broker unreachable; waiting to reconnect".into(),
+            ));
+        }
+        link.last_attempt = Some(Instant::now());
+        match self.open().await {
+            Ok((connection, channel)) => {
+                tracing::info!(queue = %self.names.queue, "connected to RabbitMQ");
+                link.connection = Some(connection);
+                link.channel = Some(channel.clone());
+                link.backoff = Duration::ZERO;
+                Ok(channel)
+            }
+            Err(e) => {
+                link.channel = None;
+                link.backoff = (link.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+                tracing::warn!(error = %e, retry_in = ?link.backoff, "RabbitMQ unavailable");
+                Err(e)
+            }
+        }
+    }
+
+    async fn open(&self) -> Result<(Connection, Channel), QueueError> {
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT, connect(&self.url))
+            .await
+            .map_err(|_| QueueError::unavailable("connection timed out"))?
+            .map_err(QueueError::unavailable)?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(QueueError::unavailable)?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(QueueError::unavailable)?;
+        declare(&channel, &self.names)
+            .await
+            .map_err(QueueError::unavailable)?;
+        Ok((connection, channel))
+    }
+
+    async fn forget(&self, failed: &Channel) {
+        let mut link = self.link.lock().await;
+        if link.channel.as_ref().map(Channel::id) == Some(failed.id()) {
+            link.channel = None;
+        }
+    }
+
+    /// One consumer session: returns when the connection drops.
+    async fn consume_once(
+        &self,
+        prefetch: u16,
+        deliveries: &mpsc::Sender<Delivery>,
+    ) -> anyhow::Result<()> {
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT, connect(&self.url)).await??;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        declare(&channel, &self.names).await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                &self.names.queue,
+                "",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.names.queue, prefetch, "consuming");
+        while let Some(delivery) = consumer.next().await {
+            let delivery = delivery?;
+            let acker = AmqpAcker {
+                acker: delivery.acker,
+                channel: channel.clone(),
+                names: self.names.clone(),
+            };
+            let delivery = Delivery::new(delivery.data, delivery.redelivered, Box::new(acker));
+            if deliveries.send(delivery).await.is_err() {
+                break;
+            }
+        }
+        let _ = connection.close(200, "consumer stopped").await;
+        Ok(())
+    }
+}
+
+async fn connect(url: &str) -> lapin::Result<Connection> {
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio);
+    Connection::connect(url, properties).await
+}
+
+/// Declares the queue, its dead-letter exchange and dead-letter queue.
+/// Idempotent, so every connection does it.
+pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let mut quorum = FieldTable::default();
+    quorum.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .exchange_declare(
+            &names.dead_exchange,
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(&names.dead_queue, durable, quorum.clone())
+        .await?;
+    channel
+        .queue_bind(
+            &names.dead_queue,
+            &names.dead_exchange,
+            &names.queue,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut args = quorum;
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(names.dead_exchange.as_str().into()),
+    );
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(DELIVERY_LIMIT),
+    );
+    channel.queue_declare(&names.queue, durable, args).await?;
+    Ok(())
+}
+
+/// Publishes persistently and waits for the broker's confirm. `mandatory`
+/// makes an unroutable message (its queue deleted) a failure, not a
+/// silent loss.
+async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    headers: FieldTable,
+) -> Result<(), QueueError> {
+    let properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(ShortString::from("application/json"))
+        .with_headers(headers);
+    let confirm = channel
+        .basic_publish(
+            exchange,
+            routing_key,
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            payload,
+            properties,
+        )
+        .await
+        .map_err(QueueError::unavailable)?;
+    match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        Err(_) => Err(QueueError::unavailable(
+            "no confirm from the broker in time",
+        )),
+        Ok(Err(e)) => Err(QueueError::unavailable(e)),
+        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+        Ok(Ok(Confirmation::Ack(Some(_)))) => {
+            Err(QueueError::unavailable("message returned: queue missing"))
+        }
+        Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::unavailable("broker refused the message")),
+        Ok(Ok(Confirmation::NotRequested)) => {
+            Err(QueueError::unavailable("channel is not in confirm mode"))
+        }
+    }
+}
+
+#[async_trait]
+impl ReportQueue for AmqpQueue {
+    async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
+        let channel = self.channel().await?;
+        let result = publish_confirmed(
+            &channel,
+            "",
+            &self.names.queue,
+            payload,
+            FieldTable::default(),
+        )
+        .await;
+        if result.is_err() && !channel.status().connected() {
+            self.forget(&channel).await;
+        }
+        result
+    }
+
+    async fn consume(&self, prefetch: u16) -> anyhow::Result<mpsc::Receiver<Delivery>> {
+        let (tx, rx) = mpsc::channel(prefetch as usize);
+        let this = Self {
+            url: self.url.clone(),
+            names: self.names.clone(),
+            link: Mutex::new(Link::default()),
+        };
+        tokio::spawn(async move {
+            let mut backoff = MIN_BACKOFF;
+            while !tx.is_closed() {
+                match this.consume_once(prefetch, &tx).await {
+                    Ok(()) => backoff = MIN_BACKOFF,
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in = ?backoff, "consumer lost RabbitMQ");
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        // Messages got without ack return to the queue when the channel closes.
+        let connection = connect(&self.url).await?;
+        let channel = connection.create_channel().await?;
+        let mut letters = Vec::new();
+        while letters.len() < limit {
+            let Some(message) = channel
+                .basic_get(&self.names.dead_queue, BasicGetOptions { no_ack: false })
+                .await?
+            else {
+                break;
+            };
+            let reason = message
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get(REASON_HEADER).cloned())
+                .map(|v| match v {
+                    AMQPValue::LongString(s) => s.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_else(|| "rejected by the broker (x-death)".into());
+            letters.push(DeadLetter {
+                payload: message.delivery.data,
+                reason,
+            });
+        }
+        channel
+            .basic_nack(
+                0,
+                BasicNackOptions {
+                    multiple: true,
+                    requeue: true,
+                },
+            )
+            .await
+            .ok();
+        connection.close(200, "peeked").await.ok();
+        Ok(letters)
+    }
+}
+
+struct AmqpAcker {
+    acker: lapin::acker::Acker,
+    channel: Channel,
+    names: Names,
+}
+
+#[async_trait]
+impl Acknowledge for AmqpAcker {
+    async fn ack(self: Box<Self>) -> anyhow::Result<()> {
+        self.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    /// Republishes to the dead-letter exchange with the reason, confirmed,
+    /// and only then acks: a plain reject would lose the reason.
+    async fn dead_letter(self: Box<Self>, payload: &[u8], reason: &str) -> anyhow::Result<()> {
+        let mut headers = FieldTable::default();
+        headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
+        publish_confirmed(
+            &self.channel,
+            &self.names.dead_exchange,
+            &self.names.queue,
+            payload,
+            headers,
+        )
+        .await?;
+        self.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+}

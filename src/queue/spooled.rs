@@ -1,0 +1,125 @@
+//! A queue that never says "no" while the disk works: when the broker is
+//! unreachable, publishes go to the [`Spool`], and a drainer moves them to
+//! the broker, oldest first, once it is back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, mpsc};
+
+use super::spool::Spool;
+use super::{DeadLetter, Delivery, QueueError, ReportQueue};
+
+const DRAIN_RETRY: Duration = Duration::from_millis(500);
+
+pub struct Spooled {
+    inner: Arc<dyn ReportQueue>,
+    spool: Arc<Spool>,
+    wake: Arc<Notify>,
+}
+
+impl Spooled {
+    /// Wraps `inner` and starts the drainer on the current runtime.
+    pub fn new(inner: Arc<dyn ReportQueue>, spool: Spool) -> Arc<Self> {
+        let this = Arc::new(Self {
+            inner,
+            spool: Arc::new(spool),
+            wake: Arc::new(Notify::new()),
+        });
+        tokio::spawn(drain(
+            Arc::downgrade(&this.inner),
+            this.spool.clone(),
+            this.wake.clone(),
+        ));
+        this
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.spool.pending()
+    }
+
+    async fn append(&self, payload: &[u8]) -> Result<(), QueueError> {
+        let spool = self.spool.clone();
+        let payload = payload.to_vec();
+        tokio::task::spawn_blocking(move || spool.append(&payload))
+            .await
+            .map_err(QueueError::unavailable)?
+            .map_err(|e| QueueError::unavailable(format!("broker down and spool failed: {e}")))?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReportQueue for Spooled {
+    async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
+        // While older reports wait in the spool, newer ones queue behind
+        // them, so the broker receives reports in the order we took them.
+        if self.spool.pending() > 0 {
+            return self.append(payload).await;
+        }
+        match self.inner.publish(payload).await {
+            Ok(()) => Ok(()),
+            Err(QueueError::Unavailable(why)) => {
+                tracing::warn!(reason = %why, "broker unavailable; spooling to disk");
+                self.append(payload).await
+            }
+        }
+    }
+
+    async fn consume(&self, prefetch: u16) -> anyhow::Result<mpsc::Receiver<Delivery>> {
+        self.inner.consume(prefetch).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        self.inner.dead_letters(limit).await
+    }
+}
+
+/// Moves spooled records to the broker, a segment at a time. A segment is
+/// removed only after every record in it is confirmed; a crash in between
+/// publishes some again, which the worker's deduplication absorbs.
+async fn drain(inner: std::sync::Weak<dyn ReportQueue>, spool: Arc<Spool>, wake: Arc<Notify>) {
+    loop {
+        if spool.pending() == 0 {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+        let Some(queue) = inner.upgrade() else { return };
+        let segment = match tokio::task::spawn_blocking({
+            let spool = spool.clone();
+            move || spool.oldest()
+        })
+        .await
+        {
+            Ok(Ok(Some(segment))) => segment,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the spool");
+                tokio::time::sleep(DRAIN_RETRY).await;
+                continue;
+            }
+            Err(_) => return,
+        };
+        let total = segment.records.len();
+        let mut next = 0;
+        while next < total {
+            match queue.publish(&segment.records[next]).await {
+                Ok(()) => next += 1,
+                Err(e) => {
+                    tracing::debug!(error = %e, left = total - next, "spool drain waiting for broker");
+                    tokio::time::sleep(DRAIN_RETRY).await;
+                }
+            }
+        }
+        drop(queue);
+        if let Err(e) = spool.remove(segment) {
+            tracing::error!(error = %e, "cannot remove a drained spool segment");
+        } else {
+            tracing::info!(records = total, "spooled reports delivered to the broker");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Where reports live: PostgreSQL for deployments, SQLite for the embedded
+//! default. Both implement [`Store`] with the same SQL and pass the same
+//! conformance tests; migrations per database are under `migrations/`.
+
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::report::{IncomingReport, ReportId};
+
+pub use sql::{PgStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or failed: worth retrying.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// Its dedup key was already stored: a gateway retry or a redelivery.
+    Duplicate,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub limit: u32,
+    /// Reports older than this one (the previous page's last id).
+    pub before: Option<ReportId>,
+}
+
+/// A report as the read API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredReport {
+    pub id: String,
+    pub source: String,
+    pub source_id: String,
+    pub sender: Option<String>,
+    pub sender_kind: Option<String>,
+    pub sender_pseudonym: Option<String>,
+    pub recipient: Option<String>,
+    pub text: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub stored_at: DateTime<Utc>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub meta: serde_json::Value,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> anyhow::Result<()>;
+
+    /// Stores a report once: a second report with the same dedup key is a
+    /// no-op reported as [`Inserted::Duplicate`].
+    async fn insert_report(&self, report: &IncomingReport) -> Result<Inserted, StoreError>;
+
+    /// Newest first.
+    async fn list_reports(&self, query: &ListQuery) -> Result<Vec<StoredReport>, StoreError>;
+
+    /// Keeps one part of a multipart message (once per dedup key) and
+    /// returns every part of its group held so far, this one included.
+    async fn add_part(&self, part: &IncomingReport) -> Result<Vec<IncomingReport>, StoreError>;
+
+    /// Stores the message assembled from a group's parts and marks the
+    /// parts assembled, in one transaction.
+    async fn complete_parts(
+        &self,
+        group: &str,
+        assembled: &IncomingReport,
+    ) -> Result<Inserted, StoreError>;
+
+    /// Groups with a part older than `before`, to be given up on.
+    async fn stale_part_groups(&self, before: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets assembled parts received before `before`.
+    async fn purge_parts(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The parts of one group held so far and not yet assembled.
+    async fn parts_of(&self, group: &str) -> Result<Vec<IncomingReport>, StoreError>;
+}
+
+/// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
+pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    }
+}
