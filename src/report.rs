@@ -15,9 +15,14 @@ use unicode_normalization::UnicodeNormalization;
 #[serde(try_from = "String", into = "String")]
 pub struct ReportId(Ulid);
 
+static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+
 impl ReportId {
+    /// Monotonic within this process, so two reports received in the same
+    /// millisecond still list in the order they arrived.
     pub fn new() -> Self {
-        Self(Ulid::new())
+        let next = GENERATOR.lock().map(|mut g| g.generate());
+        Self(next.ok().and_then(Result::ok).unwrap_or_else(Ulid::new))
     }
 }
 

@@ -11,11 +11,11 @@ use crate::report::Source;
 
 pub async fn handle(
     req: HttpRequest,
-    path: web::Path<(String, Option<String>)>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (name, path_token) = path.into_inner();
+    let name = req.match_info().get("gateway").unwrap_or_default().to_owned();
+    let path_token = req.match_info().get("token").map(str::to_owned);
     let Some(gateway) = state.gateways.get(name.as_str()).cloned() else {
         return HttpResponse::NotFound().json(json!({
             "error": "gateway not configured",

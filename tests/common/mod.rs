@@ -1,0 +1,378 @@
+//! What the black-box tests share: the real services, an app on a random
+//! port, a TCP proxy that can cut the broker off, and gateway signers
+//! written from the gateways' documentation rather than from our code.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use ishara::app::{Application, Role};
+use ishara::config::{
+    Config, GenericConfig, Secrets, SmsSyncConfig, TokenGatewayConfig, TwilioConfig,
+    VonageConfig, VonageSignatureMethod,
+};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+pub const API_TOKEN: &str = "test-admin-token-0123456789";
+pub const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+pub const VONAGE_SECRET: &str = "Sig-Secret-0123456789";
+pub const SMSSYNC_SECRET: &str = "smssync-secret-42";
+pub const AT_TOKEN: &str = "at-url-token-0123";
+pub const GENERIC_TOKEN: &str = "generic-token-0123";
+pub const GENERIC_HMAC: &str = "generic-hmac-secret";
+
+// ---------------------------------------------------------------- services
+
+/// The URL of a service the tests need. They need it: a missing service
+/// fails the test, with how to start it, rather than skipping.
+fn service_url(var: &str, default: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    let addr = host_port(&url);
+    if std::net::TcpStream::connect_timeout(
+        &addr.parse().expect("service address"),
+        Duration::from_secs(2),
+    )
+    .is_err()
+    {
+        panic!(
+            "{var}: nothing answers at {addr}. Start the services (scripts/test.sh does) \
+             or point {var} at them."
+        );
+    }
+    url
+}
+
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+pub fn amqp_url() -> String {
+    service_url(
+        "ISHARA_TEST_AMQP_URL",
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+    )
+}
+
+pub fn postgres_url() -> String {
+    service_url(
+        "ISHARA_TEST_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A fresh PostgreSQL database, dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let admin_url = postgres_url();
+        let name = unique("ishara_test");
+        let admin = sqlx::PgPool::connect(&admin_url).await.expect("postgres");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').expect("database in URL");
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await; a small runtime of its own does the clean-up.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&admin)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Deletes the queues and exchange a test declared under `prefix`.
+pub async fn delete_amqp(url: &str, prefix: &str) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let names = ishara::queue::amqp::Names::new(prefix, "reports");
+    let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    if let Ok(ch) = conn.create_channel().await {
+        for q in [&names.queue, &names.dead_queue] {
+            let _ = ch.queue_delete(q, QueueDeleteOptions::default()).await;
+        }
+        let _ = ch
+            .exchange_delete(&names.dead_exchange, ExchangeDeleteOptions::default())
+            .await;
+    }
+    let _ = conn.close(200, "test done").await;
+}
+
+// ------------------------------------------------------------------- proxy
+
+/// A TCP proxy in front of a real service; `cut()` drops every connection
+/// and refuses new ones until `restore()`, as a broker outage would.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: Arc<Notify>,
+}
+
+impl Proxy {
+    pub async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let target = target.clone();
+                let cut = cut2.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up, cut }
+    }
+
+    /// The AMQP URL of `real` with its host and port replaced by the proxy.
+    pub fn amqp_url(&self, real: &str) -> String {
+        real.replace(&host_port(real), &self.addr.to_string())
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+pub fn amqp_target(url: &str) -> String {
+    host_port(url)
+}
+
+// --------------------------------------------------------------------- app
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub app_queue: Arc<dyn ishara::queue::ReportQueue>,
+    _data: tempfile::TempDir,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Every gateway configured with the secrets of the spec's examples.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = data_dir.to_owned();
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.token = Some(API_TOKEN.into());
+    c.ingest.default_country = Some("KE".into());
+    c.worker.concat_timeout_secs = 600;
+    c.gateways.twilio = Some(TwilioConfig {
+        auth_token: Secrets::One(TWILIO_TOKEN.into()),
+        account_sid: Some("AC0123456789abcdef0123456789abcdef".into()),
+        signing_keys: [("k1".to_owned(), "whsec_0123456789abcdef".to_owned())].into(),
+    });
+    c.gateways.vonage = Some(VonageConfig {
+        signature_secret: Secrets::Many(vec!["old-secret-000".into(), VONAGE_SECRET.into()]),
+        signature_method: VonageSignatureMethod::Md5hash,
+        api_key: Some("abcd1234".into()),
+        // The documented example is signed in 2025; accept it as fresh.
+        max_age_secs: 20 * 365 * 86400,
+    });
+    c.gateways.smssync = Some(SmsSyncConfig {
+        secret: Secrets::One(SMSSYNC_SECRET.into()),
+        device_ids: vec![],
+    });
+    c.gateways.africastalking = Some(TokenGatewayConfig {
+        token: Secrets::One(AT_TOKEN.into()),
+    });
+    c.gateways.generic = Some(GenericConfig {
+        token: Some(Secrets::One(GENERIC_TOKEN.into())),
+        hmac_secret: Some(Secrets::One(GENERIC_HMAC.into())),
+    });
+    c
+}
+
+impl TestApp {
+    /// The embedded default: local queue and SQLite.
+    pub async fn embedded() -> Self {
+        Self::spawn(|_| {}).await
+    }
+
+    pub async fn spawn(customize: impl FnOnce(&mut Config)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut config = test_config(data.path());
+        customize(&mut config);
+        let app = Application::build(&config, Role::Serve)
+            .await
+            .expect("app starts");
+        let base = format!("http://127.0.0.1:{}", app.port().unwrap());
+        let app_queue = app.queue();
+        let server = tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            config,
+            app_queue,
+            _data: data,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_reports(&self, content_type: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/reports"))
+            .bearer_auth(API_TOKEN)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stored reports, newest first (one page of up to 500).
+    pub async fn reports(&self) -> Vec<Value> {
+        let page: Value = self
+            .client
+            .get(self.url("/v1/reports?limit=500"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["reports"].as_array().unwrap().clone()
+    }
+
+    /// Waits until `n` reports are stored, then a little longer to catch
+    /// any that should not be.
+    pub async fn wait_for_reports(&self, n: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let reports = self.reports().await;
+            if reports.len() >= n {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return self.reports().await;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("expected {n} reports, have {}: {reports:#?}", reports.len());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asserts that nothing was stored after giving the worker time to.
+    pub async fn assert_nothing_stored(&self) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(self.reports().await, Vec::<Value>::new());
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+// ----------------------------------------------------------------- signers
+// Written from the gateways' documentation (specs/sms_gateways.md), not
+// from src/: a test signed here checks our verifier against the recipe.
+
+/// Twilio: base64(HMAC-SHA1(token, url + sorted name/value pairs)).
+pub fn twilio_signature(token: &str, url: &str, form: &str) -> String {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    let mut data = url.to_owned();
+    for (k, v) in pairs {
+        data.push_str(&k);
+        data.push_str(&v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Vonage `md5hash`: md5("&k=v…" sorted, `&`/`=` in values as `_`, + secret).
+pub fn vonage_md5hash(secret: &str, params: &[(&str, &str)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut base = String::new();
+    for (k, v) in sorted {
+        base.push_str(&format!("&{k}={}", v.replace(['&', '='], "_")));
+    }
+    base.push_str(secret);
+    hex::encode(md5::Md5::digest(base.as_bytes()))
+}
+
+use md5::Digest;
+
+pub fn form(params: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}

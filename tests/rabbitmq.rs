@@ -1,0 +1,203 @@
+//! The deployed shape: RabbitMQ between the API and the worker, PostgreSQL
+//! behind. What users hold us to: a success reply means durable, a broker
+//! outage loses nothing, retries and redeliveries are stored once.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, ConnectionProperties};
+
+struct Deployed {
+    app: TestApp,
+    amqp: String,
+    prefix: String,
+    _db: TestDatabase,
+}
+
+impl Deployed {
+    async fn start(amqp: Option<String>) -> Self {
+        Self::start_with(amqp, 64).await
+    }
+
+    async fn start_with(amqp: Option<String>, prefetch: u16) -> Self {
+        let db = TestDatabase::create().await;
+        let real = amqp_url();
+        let amqp = amqp.unwrap_or(real);
+        let prefix = unique("test");
+        let (url, db_url, p) = (amqp.clone(), db.url.clone(), prefix.clone());
+        let app = TestApp::spawn(move |c| {
+            c.amqp.url = Some(url);
+            c.amqp.prefix = p;
+            c.amqp.prefetch = prefetch;
+            c.database.url = Some(db_url);
+        })
+        .await;
+        Self {
+            app,
+            amqp,
+            prefix,
+            _db: db,
+        }
+    }
+
+    async fn stop(self) {
+        let prefix = self.prefix.clone();
+        drop(self.app);
+        delete_amqp(&amqp_url(), &prefix).await;
+    }
+}
+
+fn twilio_form(sid: &str, text: &str) -> String {
+    form(&[
+        ("MessageSid", sid),
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", "+254712345678"),
+        ("To", "+254700000000"),
+        ("Body", text),
+    ])
+}
+
+async fn post_twilio(app: &TestApp, sid: &str, text: &str) -> reqwest::Response {
+    let body = twilio_form(sid, text);
+    let url = app.url("/v1/inbound/twilio");
+    let signature = twilio_signature(TWILIO_TOKEN, &url, &body);
+    app.client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_flow_through_rabbitmq_into_postgres_once() {
+    let d = Deployed::start(None).await;
+    for text in ["Cholera cases in Garissa", "Cholera cases in Garissa"] {
+        let res = post_twilio(&d.app, "SM00000000000000000000000000000001", text).await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = post_twilio(&d.app, "SM00000000000000000000000000000002", "Mafuriko Tana River").await;
+    assert_eq!(res.status(), 200);
+    let reports = d.app.wait_for_reports(2).await;
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    assert_eq!(reports[0]["text"], "Mafuriko Tana River");
+    assert_eq!(reports[1]["source_id"], "SM00000000000000000000000000000001");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_redelivered_by_the_broker_is_stored_once() {
+    let d = Deployed::start(None).await;
+    assert_eq!(post_twilio(&d.app, "SM000000000000000000000000000000aa", "Flood").await.status(), 200);
+    let first = d.app.wait_for_reports(1).await;
+    // The same message published again, as a redelivery after a lost ack would.
+    let stored = &first[0];
+    let again = serde_json::json!({
+        "id": ishara::report::ReportId::new().to_string(),
+        "source": "twilio",
+        "source_id": stored["source_id"],
+        "sender": null,
+        "sender_pseudonym": null,
+        "recipient": null,
+        "text": "Flood",
+        "sent_at": null,
+        "received_at": chrono::Utc::now(),
+        "location": null,
+        "meta": {},
+    });
+    publish_raw(&d.amqp, &d.prefix, again.to_string().as_bytes()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(d.app.reports().await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_with_its_reason() {
+    let d = Deployed::start(None).await;
+    publish_raw(&d.amqp, &d.prefix, b"{\"not\": \"a report\"}").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        let letters = d.app.app_queue.dead_letters(10).await.unwrap();
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].payload, b"{\"not\": \"a report\"}");
+    assert!(letters[0].reason.contains("not a report"), "{}", letters[0].reason);
+    // Good reports still flow behind it.
+    assert_eq!(post_twilio(&d.app, "SM000000000000000000000000000000bb", "Flood").await.status(), 200);
+    assert_eq!(d.app.wait_for_reports(1).await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_spools_to_disk_and_drains_in_order_once_back() {
+    let proxy = Proxy::start(amqp_target(&amqp_url())).await;
+    // One delivery at a time, so the store's order is the queue's order.
+    let d = Deployed::start_with(Some(proxy.amqp_url(&amqp_url())), 1).await;
+    assert_eq!(post_twilio(&d.app, "SM10000000000000000000000000000000", "before").await.status(), 200);
+    d.app.wait_for_reports(1).await;
+
+    proxy.cut();
+    let mut sids = Vec::new();
+    for i in 0..20 {
+        let sid = format!("SM2{i:031}");
+        let res = post_twilio(&d.app, &sid, &format!("during outage {i}")).await;
+        assert_eq!(res.status(), 200, "accepted while the broker is down");
+        sids.push(sid);
+    }
+    // A gateway retry during the outage: acknowledged again, stored once.
+    assert_eq!(post_twilio(&d.app, &sids[3], "during outage 3").await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(d.app.reports().await.len(), 1, "nothing reaches the store while cut off");
+    let spool = d.app.config.data_dir.join("spool");
+    assert!(std::fs::read_dir(&spool).unwrap().count() > 0, "spooled on disk");
+
+    proxy.restore();
+    let reports = d.app.wait_for_reports(21).await;
+    assert_eq!(reports.len(), 21, "every accepted report stored once");
+    let mut by_storage = reports.clone();
+    by_storage.sort_by_key(|r| r["stored_at"].as_str().unwrap().to_owned());
+    let texts: Vec<String> = by_storage
+        .iter()
+        .skip(1)
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("during outage {i}")).collect();
+    assert_eq!(texts, expected, "drained in the order accepted");
+    assert_eq!(post_twilio(&d.app, "SM30000000000000000000000000000000", "after").await.status(), 200);
+    assert_eq!(d.app.wait_for_reports(22).await.len(), 22);
+    d.stop().await;
+}
+
+async fn publish_raw(url: &str, prefix: &str, payload: &[u8]) {
+    let names = ishara::queue::amqp::Names::new(prefix, "reports");
+    let conn = lapin::Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .confirm_select(Default::default())
+        .await
+        .unwrap();
+    channel
+        .basic_publish(
+            "",
+            &names.queue,
+            BasicPublishOptions::default(),
+            payload,
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    conn.close(200, "done").await.unwrap();
+}
