@@ -43,6 +43,7 @@ pub struct AmqpConfig {
     pub url: Option<String>,
     /// Prefix of the queue and exchange names, so several deployments (or
     /// tests) can share one broker.
+    #[serde(deserialize_with = "lenient::string")]
     pub prefix: String,
     /// Unconfirmed deliveries one worker holds at once.
     pub prefetch: u16,
@@ -61,6 +62,7 @@ pub struct DatabaseConfig {
 pub struct ApiConfig {
     /// Bootstrap admin token for `/v1/reports`. Unset: one is generated into
     /// `data_dir/api-token` at first start and printed.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub token: Option<String>,
 }
 
@@ -77,6 +79,7 @@ pub struct PrivacyConfig {
     /// Key of the sender pseudonyms. Unset: generated into
     /// `data_dir/pseudonym-key`; every API, worker and notifier of one
     /// deployment must share it.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub pseudonym_key: Option<String>,
 }
 
@@ -104,6 +107,7 @@ pub struct GatewaysConfig {
 pub struct TwilioConfig {
     pub auth_token: Secrets,
     /// `AC…`; requests from another account are refused.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub account_sid: Option<String>,
     /// Shared webhook signing keys by key id (Twilio's
     /// `X-Twilio-Webhooks-Signature-Settings`).
@@ -125,6 +129,7 @@ pub struct VonageConfig {
     #[serde(default)]
     pub signature_method: VonageSignatureMethod,
     /// Our API key; requests naming another are refused.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub api_key: Option<String>,
     /// How old a signed `timestamp` may be, in seconds (Vonage resends for
     /// 24 hours).
@@ -154,7 +159,7 @@ pub enum VonageSignatureMethod {
 pub struct SmsSyncConfig {
     pub secret: Secrets,
     /// If set, only these phones may post.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::strings")]
     pub device_ids: Vec<String>,
 }
 
@@ -168,11 +173,67 @@ pub struct GenericConfig {
 }
 
 /// One secret, or several while one is being rotated.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Secrets {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Secrets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Many(Vec<lenient::Text>),
+            One(lenient::Text),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::One(s) => Secrets::One(s.0),
+            Raw::Many(v) => Secrets::Many(v.into_iter().map(|s| s.0).collect()),
+        })
+    }
+}
+
+/// The environment cannot say whether `12345` is a number or a string, and
+/// figment guesses number: text fields take either.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    pub struct Text(pub String);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            #[derive(Deserialize)]
+            #[serde(untagged)]
+            enum Raw {
+                S(String),
+                U(u64),
+                I(i64),
+                F(f64),
+                B(bool),
+            }
+            Ok(Text(match Raw::deserialize(d)? {
+                Raw::S(s) => s,
+                Raw::U(n) => n.to_string(),
+                Raw::I(n) => n.to_string(),
+                Raw::F(n) => n.to_string(),
+                Raw::B(b) => b.to_string(),
+            }))
+        }
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Text::deserialize(d).map(|t| t.0)
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0))
+    }
+
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Vec::<Text>::deserialize(d).map(|v| v.into_iter().map(|t| t.0).collect())
+    }
 }
 
 impl Secrets {

@@ -25,7 +25,10 @@ async fn one_json_report_is_accepted_and_listed_with_its_source_id() {
     assert_eq!(r["source_id"], "kobo-17");
     assert_eq!(r["sender"], "+254712345678");
     assert_eq!(r["sent_at"], "2025-03-01T08:15:30Z");
-    assert_eq!((r["lat"].as_f64(), r["lon"].as_f64()), (Some(-0.4532), Some(39.6461)));
+    assert_eq!(
+        (r["lat"].as_f64(), r["lon"].as_f64()),
+        (Some(-0.4532), Some(39.6461))
+    );
     assert_eq!(r["meta"], json!({"form": "idsr"}));
 }
 
@@ -45,7 +48,10 @@ async fn a_batch_answers_per_item_and_keeps_the_good_ones() {
     let results = body["results"].as_array().unwrap();
     assert_eq!(results[0]["status"], "accepted");
     assert_eq!(results[0]["source_id"], "a");
-    assert_eq!(results[1], json!({"index": 1, "status": "rejected", "error": "missing field", "field": "text"}));
+    assert_eq!(
+        results[1],
+        json!({"index": 1, "status": "rejected", "error": "missing field", "field": "text"})
+    );
     assert_eq!(results[2]["field"], "lat");
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports.len(), 1);
@@ -59,7 +65,10 @@ async fn ndjson_lines_are_reports() {
     let res = app.post_reports("application/x-ndjson", body).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!((body["accepted"].as_u64(), body["rejected"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(app.wait_for_reports(2).await.len(), 2);
 }
 
@@ -75,7 +84,9 @@ async fn geojson_feature_collection_takes_coordinates_from_the_geometry() {
             "properties": {"text": "Mafuriko Hola", "sent_at": "2025-03-01T08:00:00Z"}
         }]
     });
-    let res = app.post_reports("application/geo+json", &body.to_string()).await;
+    let res = app
+        .post_reports("application/geo+json", &body.to_string())
+        .await;
     assert_eq!(res.status(), 200);
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports[0]["source_id"], "ushahidi-9");
@@ -88,10 +99,16 @@ async fn the_same_source_id_sent_again_is_stored_once() {
     let app = TestApp::embedded().await;
     let report = r#"{"id":"dup-1","text":"Cholera suspected in Dadaab"}"#;
     for _ in 0..3 {
-        assert_eq!(app.post_reports("application/json", report).await.status(), 202);
+        assert_eq!(
+            app.post_reports("application/json", report).await.status(),
+            202
+        );
     }
     let batch = format!("[{report},{report}]");
-    assert_eq!(app.post_reports("application/json", &batch).await.status(), 200);
+    assert_eq!(
+        app.post_reports("application/json", &batch).await.status(),
+        200
+    );
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports.len(), 1);
 }
@@ -100,11 +117,26 @@ async fn the_same_source_id_sent_again_is_stored_once() {
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let app = TestApp::spawn(|c| c.http.max_body_bytes = 256).await;
     let cases: [(&str, String, u16, Value); 5] = [
-        ("application/json", r#"{"text":"x","colour":"red"}"#.into(), 400, json!("colour")),
+        (
+            "application/json",
+            r#"{"text":"x","colour":"red"}"#.into(),
+            400,
+            json!("colour"),
+        ),
         ("application/json", "{not json".into(), 400, Value::Null),
-        ("application/json", r#"{"text":"x","sent_at":"tuesday"}"#.into(), 400, json!("sent_at")),
+        (
+            "application/json",
+            r#"{"text":"x","sent_at":"tuesday"}"#.into(),
+            400,
+            json!("sent_at"),
+        ),
         ("text/csv", "id,text\n1,x".into(), 415, Value::Null),
-        ("application/json", format!(r#"{{"text":"{}"}}"#, "x".repeat(300)), 413, Value::Null),
+        (
+            "application/json",
+            format!(r#"{{"text":"{}"}}"#, "x".repeat(300)),
+            413,
+            Value::Null,
+        ),
     ];
     for (content_type, body, status, field) in cases {
         let res = app.post_reports(content_type, &body).await;
@@ -131,7 +163,13 @@ async fn the_report_api_needs_the_token() {
         req.send()
     };
     assert_eq!(post(None).await.unwrap().status(), 401);
-    assert_eq!(post(Some("wrong-token-wrong-token")).await.unwrap().status(), 403);
+    assert_eq!(
+        post(Some("wrong-token-wrong-token"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     let res = app.client.get(app.url("/v1/reports")).send().await.unwrap();
     assert_eq!(res.status(), 401);
     app.assert_nothing_stored().await;
@@ -142,7 +180,10 @@ async fn listing_pages_newest_first_with_a_cursor() {
     let app = TestApp::embedded().await;
     for i in 0..5 {
         let body = format!(r#"{{"id":"p{i}","text":"report {i}"}}"#);
-        assert_eq!(app.post_reports("application/json", &body).await.status(), 202);
+        assert_eq!(
+            app.post_reports("application/json", &body).await.status(),
+            202
+        );
     }
     app.wait_for_reports(5).await;
     let mut seen = Vec::new();
@@ -152,7 +193,16 @@ async fn listing_pages_newest_first_with_a_cursor() {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app.client.get(url).bearer_auth(API_TOKEN).send().await.unwrap().json().await.unwrap();
+        let page: Value = app
+            .client
+            .get(url)
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for r in page["reports"].as_array().unwrap() {
             seen.push(r["source_id"].as_str().unwrap().to_owned());
         }

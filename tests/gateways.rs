@@ -33,7 +33,11 @@ async fn post_twilio(app: &TestApp, body: &str, signature: Option<&str>) -> reqw
 #[tokio::test]
 async fn twilio_documented_example_is_accepted_with_twiml_and_stored_once() {
     let app = twilio_app().await;
-    for signature in [TWILIO_B_SIGNATURE, TWILIO_B_SIGNATURE_443, TWILIO_B_SIGNATURE] {
+    for signature in [
+        TWILIO_B_SIGNATURE,
+        TWILIO_B_SIGNATURE_443,
+        TWILIO_B_SIGNATURE,
+    ] {
         let res = post_twilio(&app, TWILIO_B, Some(signature)).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "text/xml");
@@ -67,7 +71,12 @@ async fn twilio_refuses_bad_missing_or_unsigned_field_signatures() {
     let res = post_twilio(&app, &tampered, Some(TWILIO_B_SIGNATURE)).await;
     assert_eq!(res.status(), 403);
     let body: Value = res.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("X-Twilio-Signature"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-Twilio-Signature")
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -88,7 +97,12 @@ async fn twilio_from_another_account_is_forbidden() {
     let app = twilio_app().await;
     let url = "https://alerts.example.org/v1/inbound/twilio?site=7";
     let body = TWILIO_B.replace("AC0123456789abcdef", "AC9999999999999999");
-    let res = post_twilio(&app, &body, Some(&twilio_signature(TWILIO_TOKEN, url, &body))).await;
+    let res = post_twilio(
+        &app,
+        &body,
+        Some(&twilio_signature(TWILIO_TOKEN, url, &body)),
+    )
+    .await;
     assert_eq!(res.status(), 403);
     app.assert_nothing_stored().await;
 }
@@ -100,7 +114,11 @@ async fn twilio_json_webhook_checks_body_hash() {
     let body = r#"{"MessageSid":"SM0123456789abcdef0123456789abcdef","From":"+254712345678","Body":"Cholera cases in Garissa"}"#;
     let hash = hex::encode(sha2::Sha256::digest(body));
     let path = format!("/v1/inbound/twilio?site=7&bodySHA256={hash}");
-    let signature = twilio_signature(TWILIO_TOKEN, &format!("https://alerts.example.org{path}"), "");
+    let signature = twilio_signature(
+        TWILIO_TOKEN,
+        &format!("https://alerts.example.org{path}"),
+        "",
+    );
     let send = |body: &'static str| {
         app.client
             .post(app.url(&path))
@@ -151,8 +169,18 @@ async fn vonage_documented_example_is_accepted_with_204() {
 async fn vonage_refuses_tampered_and_unsigned_requests() {
     let app = TestApp::embedded().await;
     let tampered = format!("{VONAGE_KENYA}&sig={VONAGE_KENYA_SIG}").replace("Dadaab", "Garissa");
-    assert_eq!(app.post_form("/v1/inbound/vonage", &tampered).await.status(), 403);
-    assert_eq!(app.post_form("/v1/inbound/vonage", VONAGE_KENYA).await.status(), 401);
+    assert_eq!(
+        app.post_form("/v1/inbound/vonage", &tampered)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.post_form("/v1/inbound/vonage", VONAGE_KENYA)
+            .await
+            .status(),
+        401
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -186,15 +214,26 @@ async fn vonage_multipart_parts_are_joined_in_order_once() {
         vonage_part("P2", "2", " Tana River"),
     ];
     for part in &parts {
-        assert_eq!(app.post_form("/v1/inbound/vonage", part).await.status(), 204);
+        assert_eq!(
+            app.post_form("/v1/inbound/vonage", part).await.status(),
+            204
+        );
     }
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports.len(), 1, "{reports:#?}");
-    assert_eq!(reports[0]["text"], "Maji yamefika Tana River near the market.");
+    assert_eq!(
+        reports[0]["text"],
+        "Maji yamefika Tana River near the market."
+    );
     assert_eq!(reports[0]["source_id"], "P1");
     assert_eq!(reports[0]["meta"]["part_ids"], json!(["P1", "P2", "P3"]));
     // A part redelivered after the message was joined changes nothing.
-    assert_eq!(app.post_form("/v1/inbound/vonage", &parts[0]).await.status(), 204);
+    assert_eq!(
+        app.post_form("/v1/inbound/vonage", &parts[0])
+            .await
+            .status(),
+        204
+    );
     assert_eq!(app.wait_for_reports(1).await.len(), 1);
 }
 
@@ -202,7 +241,10 @@ async fn vonage_multipart_parts_are_joined_in_order_once() {
 async fn vonage_parts_that_never_complete_are_stored_after_the_timeout() {
     let app = TestApp::spawn(|c| c.worker.concat_timeout_secs = 1).await;
     let part = vonage_part("Q1", "1", "Mafuriko yamefika");
-    assert_eq!(app.post_form("/v1/inbound/vonage", &part).await.status(), 204);
+    assert_eq!(
+        app.post_form("/v1/inbound/vonage", &part).await.status(),
+        204
+    );
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports[0]["text"], "Mafuriko yamefika");
     assert_eq!(reports[0]["meta"]["concat_missing"], json!([2, 3]));
@@ -218,7 +260,10 @@ async fn africastalking_token_in_path_or_query() {
     assert_eq!(res.status(), 200);
     assert!(res.bytes().await.unwrap().is_empty());
     let res = app
-        .post_form(&format!("/v1/inbound/africastalking?token={AT_TOKEN}"), body)
+        .post_form(
+            &format!("/v1/inbound/africastalking?token={AT_TOKEN}"),
+            body,
+        )
         .await;
     assert_eq!(res.status(), 200);
     let reports = app.wait_for_reports(1).await;
@@ -233,7 +278,12 @@ async fn africastalking_token_in_path_or_query() {
 async fn africastalking_refuses_missing_or_wrong_token_and_missing_sender() {
     let app = TestApp::embedded().await;
     let body = "from=%2B254712345678&to=22384&text=x&id=ATXid_2";
-    assert_eq!(app.post_form("/v1/inbound/africastalking", body).await.status(), 401);
+    assert_eq!(
+        app.post_form("/v1/inbound/africastalking", body)
+            .await
+            .status(),
+        401
+    );
     assert_eq!(
         app.post_form("/v1/inbound/africastalking/wrong-token-000", body)
             .await
@@ -284,12 +334,21 @@ async fn smssync_answers_in_its_envelope() {
     let res = app
         .post_form(
             "/v1/inbound/smssync",
-            &form(&[("from", "0712345678"), ("message", "x"), ("secret", SMSSYNC_SECRET)]),
+            &form(&[
+                ("from", "0712345678"),
+                ("message", "x"),
+                ("secret", SMSSYNC_SECRET),
+            ]),
         )
         .await;
     assert_eq!(res.status(), 400);
     let reply: Value = res.json().await.unwrap();
-    assert!(reply["payload"]["error"].as_str().unwrap().contains("message_id"));
+    assert!(
+        reply["payload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("message_id")
+    );
 }
 
 #[tokio::test]
@@ -297,7 +356,9 @@ async fn smssync_task_polling_needs_the_secret() {
     let app = TestApp::embedded().await;
     let res = app
         .client
-        .get(app.url(&format!("/v1/inbound/smssync?task=send&secret={SMSSYNC_SECRET}")))
+        .get(app.url(&format!(
+            "/v1/inbound/smssync?task=send&secret={SMSSYNC_SECRET}"
+        )))
         .send()
         .await
         .unwrap();
@@ -334,16 +395,31 @@ async fn generic_gateway_takes_bearer_token_or_body_hmac() {
     };
     assert_eq!(post(None).await.unwrap().status(), 401);
     assert_eq!(
-        post(Some(("X-Ishara-Signature", "sha256=00".into()))).await.unwrap().status(),
+        post(Some(("X-Ishara-Signature", "sha256=00".into())))
+            .await
+            .unwrap()
+            .status(),
         403
     );
     assert_eq!(
-        post(Some(("Authorization", "Bearer nope-nope-nope".into()))).await.unwrap().status(),
+        post(Some(("Authorization", "Bearer nope-nope-nope".into())))
+            .await
+            .unwrap()
+            .status(),
         403
     );
-    assert_eq!(post(Some(("X-Ishara-Signature", signature.into()))).await.unwrap().status(), 200);
     assert_eq!(
-        post(Some(("Authorization", format!("Bearer {GENERIC_TOKEN}")))).await.unwrap().status(),
+        post(Some(("X-Ishara-Signature", signature.into())))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(Some(("Authorization", format!("Bearer {GENERIC_TOKEN}"))))
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let reports = app.wait_for_reports(1).await;
@@ -363,7 +439,12 @@ async fn generic_gateway_without_id_deduplicates_by_content() {
     }
     let reports = app.wait_for_reports(1).await;
     assert_eq!(reports.len(), 1);
-    assert!(reports[0]["source_id"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        reports[0]["source_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 }
 
 #[tokio::test]
@@ -372,8 +453,14 @@ async fn unconfigured_gateway_is_not_reachable() {
     let signed = format!("{VONAGE_KENYA}&sig={VONAGE_KENYA_SIG}");
     let res = app.post_form("/v1/inbound/vonage", &signed).await;
     assert_eq!(res.status(), 404);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "gateway not configured");
-    assert_eq!(app.post_form("/v1/inbound/nosuch", "a=b").await.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "gateway not configured"
+    );
+    assert_eq!(
+        app.post_form("/v1/inbound/nosuch", "a=b").await.status(),
+        404
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -383,7 +470,12 @@ async fn oversize_and_unknown_content_types_are_refused_before_anything_else() {
     let big = format!("{TWILIO_B}&Padding={}", "x".repeat(2000));
     let res = post_twilio(&app, &big, Some(TWILIO_B_SIGNATURE)).await;
     assert_eq!(res.status(), 413);
-    assert!(res.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("1024"));
+    assert!(
+        res.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("1024")
+    );
     let res = app
         .client
         .post(app.url(&format!("/v1/inbound/africastalking/{AT_TOKEN}")))

@@ -81,19 +81,32 @@ async fn reports_flow_through_rabbitmq_into_postgres_once() {
         let res = post_twilio(&d.app, "SM00000000000000000000000000000001", text).await;
         assert_eq!(res.status(), 200);
     }
-    let res = post_twilio(&d.app, "SM00000000000000000000000000000002", "Mafuriko Tana River").await;
+    let res = post_twilio(
+        &d.app,
+        "SM00000000000000000000000000000002",
+        "Mafuriko Tana River",
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let reports = d.app.wait_for_reports(2).await;
     assert_eq!(reports.len(), 2, "{reports:#?}");
     assert_eq!(reports[0]["text"], "Mafuriko Tana River");
-    assert_eq!(reports[1]["source_id"], "SM00000000000000000000000000000001");
+    assert_eq!(
+        reports[1]["source_id"],
+        "SM00000000000000000000000000000001"
+    );
     d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_redelivered_by_the_broker_is_stored_once() {
     let d = Deployed::start(None).await;
-    assert_eq!(post_twilio(&d.app, "SM000000000000000000000000000000aa", "Flood").await.status(), 200);
+    assert_eq!(
+        post_twilio(&d.app, "SM000000000000000000000000000000aa", "Flood")
+            .await
+            .status(),
+        200
+    );
     let first = d.app.wait_for_reports(1).await;
     // The same message published again, as a redelivery after a lost ack would.
     let stored = &first[0];
@@ -130,9 +143,18 @@ async fn a_poison_message_is_dead_lettered_with_its_reason() {
     };
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].payload, b"{\"not\": \"a report\"}");
-    assert!(letters[0].reason.contains("not a report"), "{}", letters[0].reason);
+    assert!(
+        letters[0].reason.contains("not a report"),
+        "{}",
+        letters[0].reason
+    );
     // Good reports still flow behind it.
-    assert_eq!(post_twilio(&d.app, "SM000000000000000000000000000000bb", "Flood").await.status(), 200);
+    assert_eq!(
+        post_twilio(&d.app, "SM000000000000000000000000000000bb", "Flood")
+            .await
+            .status(),
+        200
+    );
     assert_eq!(d.app.wait_for_reports(1).await.len(), 1);
     d.stop().await;
 }
@@ -142,7 +164,12 @@ async fn a_broker_outage_spools_to_disk_and_drains_in_order_once_back() {
     let proxy = Proxy::start(amqp_target(&amqp_url())).await;
     // One delivery at a time, so the store's order is the queue's order.
     let d = Deployed::start_with(Some(proxy.amqp_url(&amqp_url())), 1).await;
-    assert_eq!(post_twilio(&d.app, "SM10000000000000000000000000000000", "before").await.status(), 200);
+    assert_eq!(
+        post_twilio(&d.app, "SM10000000000000000000000000000000", "before")
+            .await
+            .status(),
+        200
+    );
     d.app.wait_for_reports(1).await;
 
     proxy.cut();
@@ -154,11 +181,23 @@ async fn a_broker_outage_spools_to_disk_and_drains_in_order_once_back() {
         sids.push(sid);
     }
     // A gateway retry during the outage: acknowledged again, stored once.
-    assert_eq!(post_twilio(&d.app, &sids[3], "during outage 3").await.status(), 200);
+    assert_eq!(
+        post_twilio(&d.app, &sids[3], "during outage 3")
+            .await
+            .status(),
+        200
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(d.app.reports().await.len(), 1, "nothing reaches the store while cut off");
+    assert_eq!(
+        d.app.reports().await.len(),
+        1,
+        "nothing reaches the store while cut off"
+    );
     let spool = d.app.config.data_dir.join("spool");
-    assert!(std::fs::read_dir(&spool).unwrap().count() > 0, "spooled on disk");
+    assert!(
+        std::fs::read_dir(&spool).unwrap().count() > 0,
+        "spooled on disk"
+    );
 
     proxy.restore();
     let reports = d.app.wait_for_reports(21).await;
@@ -172,7 +211,12 @@ async fn a_broker_outage_spools_to_disk_and_drains_in_order_once_back() {
         .collect();
     let expected: Vec<String> = (0..20).map(|i| format!("during outage {i}")).collect();
     assert_eq!(texts, expected, "drained in the order accepted");
-    assert_eq!(post_twilio(&d.app, "SM30000000000000000000000000000000", "after").await.status(), 200);
+    assert_eq!(
+        post_twilio(&d.app, "SM30000000000000000000000000000000", "after")
+            .await
+            .status(),
+        200
+    );
     assert_eq!(d.app.wait_for_reports(22).await.len(), 22);
     d.stop().await;
 }
@@ -183,10 +227,7 @@ async fn publish_raw(url: &str, prefix: &str, payload: &[u8]) {
         .await
         .unwrap();
     let channel = conn.create_channel().await.unwrap();
-    channel
-        .confirm_select(Default::default())
-        .await
-        .unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
     channel
         .basic_publish(
             "",

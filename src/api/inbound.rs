@@ -14,7 +14,11 @@ pub async fn handle(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let name = req.match_info().get("gateway").unwrap_or_default().to_owned();
+    let name = req
+        .match_info()
+        .get("gateway")
+        .unwrap_or_default()
+        .to_owned();
     let path_token = req.match_info().get("token").map(str::to_owned);
     let Some(gateway) = state.gateways.get(name.as_str()).cloned() else {
         return HttpResponse::NotFound().json(json!({

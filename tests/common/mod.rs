@@ -12,8 +12,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use ishara::app::{Application, Role};
 use ishara::config::{
-    Config, GenericConfig, Secrets, SmsSyncConfig, TokenGatewayConfig, TwilioConfig,
-    VonageConfig, VonageSignatureMethod,
+    Config, GenericConfig, Secrets, SmsSyncConfig, TokenGatewayConfig, TwilioConfig, VonageConfig,
+    VonageSignatureMethod,
 };
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole test suite: makes sure PostgreSQL, Redis and RabbitMQ answer
+# (starting them, or installing them where missing), then checks formatting
+# and lints, and runs every test against the real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export ISHARA_TEST_AMQP_URL="${ISHARA_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+export ISHARA_TEST_REDIS_URL="${ISHARA_TEST_REDIS_URL:-redis://127.0.0.1:6379/}"
+export ISHARA_TEST_DATABASE_URL="${ISHARA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+say() { printf '== %s\n' "$*" >&2; }
+
+answers() { # host port
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+wait_for() { # name host port seconds
+  local i
+  for ((i = 0; i < $4 * 2; i++)); do
+    answers "$2" "$3" && return 0
+    sleep 0.5
+  done
+  say "$1 does not answer on $2:$3 after $4 s"
+  return 1
+}
+
+install_missing() {
+  local missing=()
+  command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+ensure_postgres() {
+  answers 127.0.0.1 5432 && return 0
+  install_missing
+  say "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  wait_for PostgreSQL 127.0.0.1 5432 60
+}
+
+ensure_redis() {
+  answers 127.0.0.1 6379 && return 0
+  install_missing
+  say "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for Redis 127.0.0.1 6379 30
+}
+
+ensure_rabbitmq() {
+  answers 127.0.0.1 5672 && return 0
+  install_missing
+  say "starting RabbitMQ"
+  rabbitmq-server -detached
+  rabbitmqctl await_startup --timeout 120 >/dev/null
+  wait_for RabbitMQ 127.0.0.1 5672 120
+}
+
+ensure_postgres
+ensure_redis
+ensure_rabbitmq
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+say "tests"
+cargo test --all-targets --locked

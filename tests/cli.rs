@@ -1,0 +1,171 @@
+//! The `ishara` binary as an operator meets it.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::TestDatabase;
+
+fn ishara() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ishara"));
+    // Only what each test sets: no configuration leaks in from the caller.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ISHARA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn invalid_configuration_stops_the_start_naming_the_key() {
+    let data = tempfile::tempdir().unwrap();
+    let cases = [
+        ("ISHARA_HTTP__LISTEN", "not-an-address", "http.listen"),
+        ("ISHARA_DATABASE__URL", "mysql://x", "database.url"),
+        ("ISHARA_AMQP__PREFETCH", "lots", "amqp.prefetch"),
+        (
+            "ISHARA_INGEST__DEFAULT_COUNTRY",
+            "Kenya",
+            "ingest.default_country",
+        ),
+    ];
+    for (var, value, key) in cases {
+        let out = ishara()
+            .arg("serve")
+            .env("ISHARA_DATA_DIR", data.path())
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} must not start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{var}: {stderr}");
+    }
+}
+
+#[test]
+fn secrets_made_of_digits_are_text_not_numbers() {
+    let data = tempfile::tempdir().unwrap();
+    let out = ishara()
+        .arg("migrate")
+        .env("ISHARA_DATA_DIR", data.path())
+        .env("ISHARA_API__TOKEN", "12345678901234567")
+        .env("ISHARA_GATEWAYS__SMSSYNC__SECRET", "20251201")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_keys_in_the_config_file_are_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("ishara.toml");
+    std::fs::write(&file, "[http]\nlisten = \"127.0.0.1:0\"\nlisen = \"x\"\n").unwrap();
+    let out = ishara()
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lisen"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_creates_the_schema_in_postgres() {
+    let db = TestDatabase::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let out = ishara()
+        .arg("migrate")
+        .env("ISHARA_DATA_DIR", data.path())
+        .env("ISHARA_DATABASE__URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert!(tables.contains(&"reports".to_owned()), "{tables:?}");
+    assert!(tables.contains(&"message_parts".to_owned()), "{tables:?}");
+}
+
+/// The README's first command: no configuration, embedded defaults, and it
+/// says where it listens and how to send a first report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = ishara()
+        .arg("serve")
+        .current_dir(data.path())
+        .env("ISHARA_HTTP__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(Result::unwrap)
+            .collect()
+    })
+    .await
+    .unwrap();
+    let base = lines[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("prints where it listens")
+        .to_owned();
+    let token = lines[1].rsplit(' ').next().unwrap().to_owned();
+    assert!(lines[2].contains("first report"), "{lines:?}");
+    assert!(data.path().join("ishara-data/ishara.sqlite").exists());
+
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let res = client
+        .post(format!("{base}/v1/reports"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"id": "first-1", "text": "Maji yamefika daraja la Garissa"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let mut listed = 0;
+    for _ in 0..100 {
+        let page: serde_json::Value = client
+            .get(format!("{base}/v1/reports"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed = page["reports"].as_array().unwrap().len();
+        if listed == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(listed, 1);
+}
