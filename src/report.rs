@@ -21,8 +21,11 @@ impl ReportId {
     /// Monotonic within this process, so two reports received in the same
     /// millisecond still list in the order they arrived.
     pub fn new() -> Self {
-        let next = GENERATOR.lock().map(|mut g| g.generate());
-        Self(next.ok().and_then(Result::ok).unwrap_or_else(Ulid::new))
+        // Overflow within one millisecond (2^80 ids) falls back to random.
+        match GENERATOR.lock().map(|mut g| g.generate()) {
+            Ok(Ok(id)) => Self(id),
+            _ => Self(Ulid::new()),
+        }
     }
 }
 

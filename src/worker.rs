@@ -63,7 +63,9 @@ async fn handle(store: &dyn Store, delivery: Delivery) {
             let reason = format!("not a report: {e}");
             tracing::error!(%reason, "dead-lettering a message");
             if let Err(e) = delivery.dead_letter(&reason).await {
-                tracing::error!(error = %e, "could not dead-letter; it will come again");
+                // Not parked and not acked: it comes again once this channel
+                // closes (AMQP) or the process restarts (local queue).
+                tracing::error!(error = %e, "could not dead-letter");
             }
             return;
         }

@@ -40,7 +40,7 @@ pub async fn create(
     match feed::parse(kind, &body) {
         Err(e) => json_error(&e),
         Ok(Feed::One(item)) => {
-            let mut results = accept(&state, vec![item]).await;
+            let mut results = accept(&state, vec![*item]).await;
             match results.remove(0) {
                 (Ok(id), _) => {
                     HttpResponse::Accepted().json(json!({"status": "accepted", "id": id}))

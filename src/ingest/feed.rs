@@ -17,7 +17,7 @@ pub type Item = Result<(Source, Message), InboundError>;
 
 /// Whether the body held one report or a batch; a batch answers per item.
 pub enum Feed {
-    One(Item),
+    One(Box<Item>),
     Batch(Vec<Item>),
 }
 
@@ -60,9 +60,9 @@ fn parse_value(value: Value) -> Result<Feed, InboundError> {
             Ok(Feed::Batch(features.into_iter().map(feature).collect()))
         }
         Value::Object(ref map) if map.get("type").and_then(Value::as_str) == Some("Feature") => {
-            Ok(Feed::One(feature(value)))
+            Ok(Feed::One(Box::new(feature(value))))
         }
-        Value::Object(_) => Ok(Feed::One(item(value))),
+        Value::Object(_) => Ok(Feed::One(Box::new(item(value)))),
         _ => Err(InboundError::InvalidBody(
             "expected a report object, an array of them or a FeatureCollection".into(),
         )),
@@ -208,7 +208,7 @@ mod tests {
 
     fn one(body: &str) -> Item {
         match parse(BodyKind::Json, body.as_bytes()).unwrap() {
-            Feed::One(item) => item,
+            Feed::One(item) => *item,
             Feed::Batch(_) => panic!("expected one"),
         }
     }

@@ -167,8 +167,17 @@ impl AmqpQueue {
             )
             .await?;
         tracing::info!(queue = %self.names.queue, prefetch, "consuming");
-        while let Some(delivery) = consumer.next().await {
-            let delivery = delivery?;
+        loop {
+            // Stop as soon as nobody listens, not at the next delivery: a
+            // full prefetch window would otherwise keep the consumer (and
+            // its unacknowledged messages) for ever.
+            let delivery = tokio::select! {
+                next = consumer.next() => match next {
+                    Some(delivery) => delivery?,
+                    None => break,
+                },
+                _ = deliveries.closed() => break,
+            };
             let acker = AmqpAcker {
                 acker: delivery.acker,
                 channel: channel.clone(),
@@ -214,8 +223,11 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
             FieldTable::default(),
         )
         .await?;
+    // A classic queue: looking at dead letters requeues them, which keeps
+    // their order in a classic queue and never counts towards a delivery
+    // limit that would drop them.
     channel
-        .queue_declare(&names.dead_queue, durable, quorum.clone())
+        .queue_declare(&names.dead_queue, durable, FieldTable::default())
         .await?;
     channel
         .queue_bind(

@@ -209,8 +209,10 @@ pub struct TestApp {
 
 /// Every gateway configured with the secrets of the spec's examples.
 pub fn test_config(data_dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = data_dir.to_owned();
+    let mut c = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
     c.http.listen = "127.0.0.1:0".parse().unwrap();
     c.api.token = Some(API_TOKEN.into());
     c.ingest.default_country = Some("KE".into());

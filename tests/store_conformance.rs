@@ -1,0 +1,484 @@
+//! The conformance suite of [`Store`]: every case is one generic function,
+//! run against PostgreSQL (`PgStore` on a fresh database, dropped at the
+//! end) and against SQLite (`SqliteStore` on a file in a temporary
+//! directory), both migrated first. Both must pass all of it.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use ishara::phone::{PhoneNormalizer, SenderKind};
+use ishara::report::{Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text};
+use ishara::store::{Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
+use ishara::worker::assemble;
+use serde_json::json;
+use tokio::time::timeout;
+
+/// A whole case, so that no test can hang.
+const CASE_LIMIT: Duration = Duration::from_secs(60);
+
+// ----------------------------------------------------------------- helpers
+
+/// Now, to the millisecond: what both databases keep exactly.
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(Utc::now().timestamp_millis())
+        .single()
+        .expect("a valid time")
+}
+
+fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
+}
+
+/// A report with every field set.
+fn report(source: &str, source_id: &str, text: &str) -> IncomingReport {
+    let sender = PhoneNormalizer::new(Some("KE"))
+        .expect("KE is known")
+        .normalize("0712345678");
+    IncomingReport {
+        id: ReportId::new(),
+        source: Source::new(source),
+        source_id: SourceId::given(source_id).expect("a source id"),
+        sender: Some(sender),
+        sender_pseudonym: Some("p-7f3a9c1e".into()),
+        recipient: Some("22384".into()),
+        text: Text::parse(text).expect("text"),
+        sent_at: Some("2025-03-01T08:15:01.250Z".parse().expect("a time")),
+        received_at: now(),
+        location: Some(Coordinates::new(-0.4532, 39.6461).expect("coordinates")),
+        meta: json!({
+            "gateway": "twilio",
+            "segments": 2,
+            "tags": ["cholera", "flood"],
+            "nested": {"ok": true, "note": null},
+        })
+        .as_object()
+        .cloned()
+        .expect("an object"),
+        part: None,
+    }
+}
+
+/// Part `index` of `total` of a multipart message in `group`.
+fn part(
+    group: &str,
+    index: u16,
+    total: u16,
+    text: &str,
+    received_at: DateTime<Utc>,
+) -> IncomingReport {
+    let mut part = report("vonage", &format!("{group}-part-{index}"), text);
+    part.received_at = received_at;
+    part.part = Some(MessagePart {
+        group: group.into(),
+        index,
+        total,
+    });
+    part
+}
+
+/// The same part again, as a gateway retry or a queue redelivery brings
+/// it: same dedup key, new id of ours.
+fn again(report: &IncomingReport) -> IncomingReport {
+    let mut copy = report.clone();
+    copy.id = ReportId::new();
+    copy
+}
+
+fn by_index(mut parts: Vec<IncomingReport>) -> Vec<IncomingReport> {
+    parts.sort_by_key(|p| p.part.as_ref().map(|p| p.index));
+    parts
+}
+
+async fn list(store: &dyn Store, limit: u32, before: Option<&str>) -> Vec<StoredReport> {
+    store
+        .list_reports(&ListQuery {
+            limit,
+            before: before.map(|id| id.parse().expect("a report id")),
+        })
+        .await
+        .expect("list reports")
+}
+
+fn ids(reports: &[StoredReport]) -> Vec<String> {
+    reports.iter().map(|r| r.id.clone()).collect()
+}
+
+async fn stale(store: &dyn Store, before: DateTime<Utc>) -> Vec<String> {
+    let mut groups = store
+        .stale_part_groups(before)
+        .await
+        .expect("stale part groups");
+    groups.sort();
+    groups
+}
+
+// ------------------------------------------------------------------- cases
+
+/// A report is stored once per dedup key (source and source id), whatever
+/// our id of it, and reads back with every field intact.
+async fn insert_is_once_per_dedup_key(store: &dyn Store) {
+    let first = report(
+        "twilio",
+        "SM0001",
+        "Mafuriko Garissa — watu 3, chole\u{301}ra",
+    );
+    let start = Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(
+        store.insert_report(&first).await.expect("insert"),
+        Inserted::New
+    );
+    let end = Utc::now() + chrono::Duration::seconds(1);
+
+    let mut retry = again(&first);
+    retry.text = Text::parse("the same message, retried").expect("text");
+    assert_eq!(
+        store.insert_report(&retry).await.expect("insert"),
+        Inserted::Duplicate,
+        "same source and source id, another id of ours"
+    );
+    assert_eq!(
+        store.insert_report(&first).await.expect("insert"),
+        Inserted::Duplicate,
+        "the very same report again"
+    );
+
+    let listed = list(store, 10, None).await;
+    assert_eq!(listed.len(), 1, "stored once: {listed:#?}");
+    let stored = &listed[0];
+    assert_eq!(
+        stored,
+        &StoredReport {
+            id: first.id.to_string(),
+            source: "twilio".into(),
+            source_id: "SM0001".into(),
+            sender: Some("+254712345678".into()),
+            sender_kind: Some("e164".into()),
+            sender_pseudonym: Some("p-7f3a9c1e".into()),
+            recipient: Some("22384".into()),
+            text: "Mafuriko Garissa — watu 3, choléra".into(),
+            sent_at: Some("2025-03-01T08:15:01.250Z".parse().expect("a time")),
+            received_at: first.received_at,
+            stored_at: stored.stored_at,
+            lat: Some(-0.4532),
+            lon: Some(39.6461),
+            meta: serde_json::Value::Object(first.meta.clone()),
+        }
+    );
+    assert!(
+        (start..=end).contains(&stored.stored_at),
+        "stored_at {} is the time of the insert",
+        stored.stored_at
+    );
+    assert_eq!(
+        first.sender.as_ref().map(|s| s.kind),
+        Some(SenderKind::E164)
+    );
+
+    // The source is part of the key: the same id from another source is
+    // another message.
+    let other_source = report("vonage", "SM0001", "Another gateway's SM0001");
+    assert_eq!(
+        store.insert_report(&other_source).await.expect("insert"),
+        Inserted::New
+    );
+
+    // A report with nothing optional reads back with nothing.
+    let mut bare = report("generic", "g-1", "Bridge down at Madogo");
+    bare.sender = None;
+    bare.sender_pseudonym = None;
+    bare.recipient = None;
+    bare.sent_at = None;
+    bare.location = None;
+    bare.meta.clear();
+    assert_eq!(
+        store.insert_report(&bare).await.expect("insert"),
+        Inserted::New
+    );
+    let listed = list(store, 10, None).await;
+    assert_eq!(
+        ids(&listed),
+        [bare.id, other_source.id, first.id].map(|id| id.to_string())
+    );
+    let stored = &listed[0];
+    assert_eq!(
+        (
+            &stored.sender,
+            &stored.sender_kind,
+            &stored.sender_pseudonym,
+            &stored.recipient,
+            stored.sent_at,
+            stored.lat,
+            stored.lon,
+            &stored.meta,
+        ),
+        (&None, &None, &None, &None, None, None, None, &json!({}))
+    );
+    assert_eq!(stored.text, "Bridge down at Madogo");
+}
+
+/// Reports list newest first by id, whatever order they were stored in,
+/// and pages by `before` without overlap or gap.
+async fn list_is_newest_first_and_pages_without_gaps(store: &dyn Store) {
+    let reports: Vec<IncomingReport> = (0..7)
+        .map(|i| report("twilio", &format!("SM-page-{i}"), &format!("report {i}")))
+        .collect();
+    for i in [3, 0, 6, 1, 5, 2, 4] {
+        assert_eq!(
+            store.insert_report(&reports[i]).await.expect("insert"),
+            Inserted::New
+        );
+    }
+    let newest_first: Vec<String> = reports.iter().rev().map(|r| r.id.to_string()).collect();
+
+    let all = list(store, 100, None).await;
+    assert_eq!(ids(&all), newest_first);
+    assert_eq!(
+        all.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+        (0..7)
+            .rev()
+            .map(|i| format!("report {i}"))
+            .collect::<Vec<_>>()
+    );
+
+    let mut pages = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = ids(&list(store, 3, before.as_deref()).await);
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3, "a page holds at most the limit");
+        before = page.last().cloned();
+        pages.push(page);
+        assert!(pages.len() <= 7, "paging does not end: {pages:?}");
+    }
+    assert_eq!(
+        pages,
+        [
+            newest_first[0..3].to_vec(),
+            newest_first[3..6].to_vec(),
+            newest_first[6..7].to_vec(),
+        ]
+    );
+    assert_eq!(
+        ids(&list(store, 2, Some(&newest_first[1])).await),
+        newest_first[2..4],
+        "`before` excludes the report it names"
+    );
+}
+
+/// `add_part` keeps each part once and returns what its group holds.
+async fn add_part_keeps_each_part_once(store: &dyn Store) {
+    let first = part("g1", 1, 2, "Cholera cases ", now());
+    assert_eq!(
+        store.add_part(&first).await.expect("add part"),
+        std::slice::from_ref(&first)
+    );
+    assert_eq!(
+        store.add_part(&first).await.expect("add part"),
+        std::slice::from_ref(&first),
+        "the same part twice"
+    );
+    assert_eq!(
+        store.add_part(&again(&first)).await.expect("add part"),
+        std::slice::from_ref(&first),
+        "a redelivery keeps the part first held"
+    );
+
+    let elsewhere = part("g2", 1, 2, "Another message", now());
+    assert_eq!(
+        store.add_part(&elsewhere).await.expect("add part"),
+        std::slice::from_ref(&elsewhere),
+        "groups are apart"
+    );
+
+    let second = part("g1", 2, 2, "in Garissa", now());
+    assert_eq!(
+        by_index(store.add_part(&second).await.expect("add part")),
+        [first.clone(), second.clone()]
+    );
+    assert_eq!(
+        by_index(store.parts_of("g1").await.expect("parts of")),
+        [first, second]
+    );
+    assert_eq!(store.parts_of("g2").await.expect("parts of"), [elsewhere]);
+    assert_eq!(store.parts_of("nothing").await.expect("parts of"), []);
+    assert_eq!(list(store, 10, None).await, [], "parts are not reports");
+}
+
+/// `complete_parts` stores the assembled message once and the group's
+/// parts are then remembered as done: a redelivered part does not start
+/// the group again.
+async fn complete_parts_stores_once_and_remembers_the_parts(store: &dyn Store) {
+    let first = part("g1", 1, 2, "Cholera cases ", now());
+    let second = part("g1", 2, 2, "in Garissa", now());
+    store.add_part(&first).await.expect("add part");
+    let parts = store.add_part(&second).await.expect("add part");
+    let whole = assemble(&parts, false).expect("a complete group");
+    assert_eq!(
+        store.complete_parts("g1", &whole).await.expect("complete"),
+        Inserted::New
+    );
+    assert_eq!(
+        store.parts_of("g1").await.expect("parts of"),
+        [],
+        "nothing left to assemble"
+    );
+
+    let listed = list(store, 10, None).await;
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0].id, first.id.to_string());
+    assert_eq!(listed[0].text, "Cholera cases in Garissa");
+    assert_eq!(
+        listed[0].meta["part_ids"],
+        json!(["g1-part-1", "g1-part-2"])
+    );
+
+    for redelivered in [again(&second), again(&first), second.clone()] {
+        assert_eq!(
+            store.add_part(&redelivered).await.expect("add part"),
+            [],
+            "a part of an assembled group is not held again"
+        );
+    }
+    assert_eq!(store.parts_of("g1").await.expect("parts of"), []);
+    assert_eq!(
+        store.complete_parts("g1", &whole).await.expect("complete"),
+        Inserted::Duplicate,
+        "completing again stores nothing"
+    );
+    assert_eq!(ids(&list(store, 10, None).await), [first.id.to_string()]);
+}
+
+/// `stale_part_groups(before)` finds the groups still waiting with a part
+/// received before the cutoff, and no others.
+async fn stale_part_groups_finds_groups_waiting_too_long(store: &dyn Store) {
+    let now = now();
+    let old = now - hours(2);
+    store
+        .add_part(&part("old", 1, 3, "one", old))
+        .await
+        .expect("add part");
+    store
+        .add_part(&part("old", 3, 3, "three", old))
+        .await
+        .expect("add part");
+    store
+        .add_part(&part("mixed", 1, 3, "one", old))
+        .await
+        .expect("add part");
+    store
+        .add_part(&part("mixed", 2, 3, "two", now))
+        .await
+        .expect("add part");
+    store
+        .add_part(&part("fresh", 1, 2, "one", now))
+        .await
+        .expect("add part");
+    let done = part("done", 1, 1, "all of it", old);
+    let parts = store.add_part(&done).await.expect("add part");
+    let whole = assemble(&parts, false).expect("a complete group");
+    store
+        .complete_parts("done", &whole)
+        .await
+        .expect("complete");
+
+    assert_eq!(stale(store, now - hours(1)).await, ["mixed", "old"]);
+    assert_eq!(stale(store, now - hours(3)).await, Vec::<String>::new());
+    assert_eq!(
+        stale(store, now + hours(1)).await,
+        ["fresh", "mixed", "old"],
+        "assembled groups are never stale"
+    );
+}
+
+/// `purge_parts(before)` forgets assembled parts received before the
+/// cutoff, and only those; a forgotten part is held again if it comes.
+async fn purge_parts_forgets_old_assembled_parts(store: &dyn Store) {
+    let now = now();
+    let old = now - hours(48);
+    let a1 = part("a", 1, 2, "old and ", old);
+    let a2 = part("a", 2, 2, "assembled", old);
+    store.add_part(&a1).await.expect("add part");
+    let parts = store.add_part(&a2).await.expect("add part");
+    let whole = assemble(&parts, false).expect("a complete group");
+    store.complete_parts("a", &whole).await.expect("complete");
+
+    let b1 = part("b", 1, 1, "recent and assembled", now);
+    let parts = store.add_part(&b1).await.expect("add part");
+    let whole = assemble(&parts, false).expect("a complete group");
+    store.complete_parts("b", &whole).await.expect("complete");
+
+    let c1 = part("c", 1, 2, "old and waiting", old);
+    store.add_part(&c1).await.expect("add part");
+
+    assert_eq!(
+        store.purge_parts(now - hours(24)).await.expect("purge"),
+        2,
+        "the two old assembled parts"
+    );
+    assert_eq!(
+        store.purge_parts(now - hours(24)).await.expect("purge"),
+        0,
+        "purging again"
+    );
+    assert_eq!(
+        store.parts_of("c").await.expect("parts of"),
+        [c1],
+        "parts still waiting are kept"
+    );
+    assert_eq!(
+        store.add_part(&again(&b1)).await.expect("add part"),
+        [],
+        "recent assembled parts are still remembered"
+    );
+    let a1_again = again(&a1);
+    assert_eq!(
+        store.add_part(&a1_again).await.expect("add part"),
+        [a1_again],
+        "a purged part is forgotten"
+    );
+    assert_eq!(list(store, 10, None).await.len(), 2, "reports are kept");
+}
+
+// ------------------------------------------------------------------- tests
+
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = common::TestDatabase::create().await;
+                let store = PgStore::connect(&db.url, 4).await.expect("PostgreSQL");
+                store.migrate().await.expect("migrations");
+                timeout(CASE_LIMIT, super::$case(&store))
+                    .await
+                    .expect("the case finishes in time");
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("ishara.sqlite").display());
+                let store = SqliteStore::connect(&url, 4).await.expect("SQLite");
+                store.migrate().await.expect("migrations");
+                timeout(CASE_LIMIT, super::$case(&store))
+                    .await
+                    .expect("the case finishes in time");
+            }
+        }
+    )+};
+}
+
+conformance!(
+    insert_is_once_per_dedup_key,
+    list_is_newest_first_and_pages_without_gaps,
+    add_part_keeps_each_part_once,
+    complete_parts_stores_once_and_remembers_the_parts,
+    stale_part_groups_finds_groups_waiting_too_long,
+    purge_parts_forgets_old_assembled_parts,
+);
