@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use ishara::app::{Application, Role};
-use ishara::config::{Config, Secrets, TwilioConfig};
+use ishara::config::{AmqpConfig, Config, GatewaysConfig, HttpConfig, Secrets, TwilioConfig};
 use ishara::ingest::{Message, Normalizer};
 use ishara::phone::PhoneNormalizer;
 use ishara::queue::amqp::{Names, declare};
@@ -285,17 +285,28 @@ async fn run_service(
 }
 
 fn service_config(settings: &Settings, data_dir: &std::path::Path, prefix: &str) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.to_owned();
-    config.http.listen = "127.0.0.1:0".parse().expect("valid address");
-    config.amqp.url = Some(settings.amqp_url.clone());
-    config.amqp.prefix = prefix.to_owned();
-    config.gateways.twilio = Some(TwilioConfig {
-        auth_token: Secrets::One(TWILIO_TOKEN.into()),
-        account_sid: None,
-        signing_keys: Default::default(),
-    });
-    config
+    let defaults = Config::default();
+    Config {
+        data_dir: data_dir.to_owned(),
+        http: HttpConfig {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            ..defaults.http
+        },
+        amqp: AmqpConfig {
+            url: Some(settings.amqp_url.clone()),
+            prefix: prefix.to_owned(),
+            ..defaults.amqp
+        },
+        gateways: GatewaysConfig {
+            twilio: Some(TwilioConfig {
+                auth_token: Secrets::One(TWILIO_TOKEN.into()),
+                account_sid: None,
+                signing_keys: Default::default(),
+            }),
+            ..defaults.gateways
+        },
+        ..defaults
+    }
 }
 
 async fn measure_service(

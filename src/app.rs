@@ -70,7 +70,10 @@ impl Application {
         });
         let api_token = match &config.api.token {
             Some(token) => token.clone(),
-            None => secret_file(&config.data_dir.join("api-token"), Encoding::Token)?,
+            None if role.serves_http() => {
+                secret_file(&config.data_dir.join("api-token"), Encoding::Token)?
+            }
+            None => String::new(),
         };
         let (port, server) = if role.serves_http() {
             let state = web::Data::new(AppState {
@@ -133,16 +136,68 @@ impl Application {
             (Some(server), None) => server.await.context("HTTP server failed"),
             (None, Some(worker)) => tokio::select! {
                 worked = worker => worked.context("worker panicked")?,
-                _ = tokio::signal::ctrl_c() => Ok(()),
+                _ = shutdown_signal() => Ok(()),
             },
             (None, None) => Ok(()),
         }
     }
 }
 
+/// SIGINT or SIGTERM (what `docker stop` sends a worker).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn tracing_actix() -> actix_web::middleware::Logger {
-    // Paths only: query strings may carry gateway tokens.
-    actix_web::middleware::Logger::new("%s %U %Dms").exclude("/healthz")
+    // Query strings and the last segment of inbound paths may carry
+    // gateway tokens: log the path with any token masked.
+    actix_web::middleware::Logger::new("%s %{path}xi %Dms")
+        .custom_request_replace("path", |req| redact_path(req.path()))
+        .exclude("/healthz")
+}
+
+/// `/v1/inbound/africastalking/<token>` → `/v1/inbound/africastalking/***`.
+fn redact_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "v1", "inbound", gateway, _token, ..] => format!("/v1/inbound/{gateway}/***"),
+        _ => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_path_tokens_are_masked_in_logs() {
+        assert_eq!(
+            redact_path("/v1/inbound/africastalking/s3cret"),
+            "/v1/inbound/africastalking/***"
+        );
+        assert_eq!(redact_path("/v1/inbound/twilio"), "/v1/inbound/twilio");
+        assert_eq!(redact_path("/v1/reports"), "/v1/reports");
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_urls() {
+        assert_eq!(
+            redact("amqp://guest:pw@host:5672/%2f"),
+            "amqp://guest:***@host:5672/%2f"
+        );
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
 }
 
 pub fn database_url(config: &Config) -> String {

@@ -430,7 +430,11 @@ async fn generic_gateway_takes_bearer_token_or_body_hmac() {
 #[tokio::test]
 async fn generic_gateway_without_id_deduplicates_by_content() {
     let app = TestApp::embedded().await;
-    let body = form(&[("from", "+254722000111"), ("text", "Daraja limevunjika")]);
+    let body = form(&[
+        ("from", "+254722000111"),
+        ("text", "Daraja limevunjika"),
+        ("sent_at", "2025-03-01T08:15:30Z"),
+    ]);
     for _ in 0..3 {
         let res = app
             .post_form(&format!("/v1/inbound/generic?token={GENERIC_TOKEN}"), &body)

@@ -42,9 +42,8 @@ pub async fn create(
         Ok(Feed::One(item)) => {
             let mut results = accept(&state, vec![*item]).await;
             match results.remove(0) {
-                (Ok(id), _) => {
-                    HttpResponse::Accepted().json(json!({"status": "accepted", "id": id}))
-                }
+                (Ok(id), source_id) => HttpResponse::Accepted()
+                    .json(json!({"status": "accepted", "id": id, "source_id": source_id})),
                 (Err(e), _) => json_error(&e),
             }
         }

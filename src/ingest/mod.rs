@@ -208,7 +208,10 @@ impl Normalizer {
                 sender.as_ref().map_or("", |s| s.value.as_str()),
                 message.to.as_deref().unwrap_or(""),
                 text.as_str(),
-                message.sent_at,
+                // Without a send time, retries are recognised within the
+                // minute we received them, rather than merging identical
+                // texts sent days apart.
+                message.sent_at.or(Some(received_at)),
             ),
         };
         let mut meta = message.meta;
