@@ -5,7 +5,7 @@
 //! per back-off interval, so a broker outage costs callers one quick
 //! `Unavailable` instead of a hang, and no restart is needed after it.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -54,6 +54,9 @@ impl Names {
 pub struct AmqpQueue {
     url: String,
     names: Names,
+    /// The channel publishes use: read on every publish, so a plain
+    /// read lock rather than the reconnection mutex.
+    current: RwLock<Option<Channel>>,
     link: Mutex<Link>,
 }
 
@@ -70,6 +73,7 @@ impl AmqpQueue {
         Arc::new(Self {
             url: url.to_owned(),
             names,
+            current: RwLock::new(None),
             link: Mutex::new(Link::default()),
         })
     }
@@ -86,6 +90,11 @@ impl AmqpQueue {
     /// The publishing channel, (re)connecting if it is gone and the
     /// back-off allows.
     async fn channel(&self) -> Result<Channel, QueueError> {
+        if let Some(channel) = self.current.read().expect("channel lock").as_ref()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
         let mut link = self.link.lock().await;
         if let Some(channel) = &link.channel
             && channel.status().connected()
@@ -106,6 +115,7 @@ impl AmqpQueue {
                 link.connection = Some(connection);
                 link.channel = Some(channel.clone());
                 link.backoff = Duration::ZERO;
+                *self.current.write().expect("channel lock") = Some(channel.clone());
                 Ok(channel)
             }
             Err(e) => {
@@ -140,6 +150,7 @@ impl AmqpQueue {
         let mut link = self.link.lock().await;
         if link.channel.as_ref().map(Channel::id) == Some(failed.id()) {
             link.channel = None;
+            *self.current.write().expect("channel lock") = None;
         }
     }
 
@@ -317,6 +328,7 @@ impl ReportQueue for AmqpQueue {
         let this = Self {
             url: self.url.clone(),
             names: self.names.clone(),
+            current: RwLock::new(None),
             link: Mutex::new(Link::default()),
         };
         tokio::spawn(async move {
