@@ -57,6 +57,8 @@ struct Settings {
     concurrency: usize,
     duration: Duration,
     amqp_url: String,
+    /// The service's `http.workers` (0: one per core).
+    http_workers: usize,
     /// Keeps this run's queues apart from the service's and other runs'.
     run_id: String,
 }
@@ -75,6 +77,7 @@ impl Settings {
                 "ISHARA_TEST_AMQP_URL",
                 "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
             )?,
+            http_workers: env_or("BENCH_HTTP_WORKERS", 0)?,
             run_id: format!("bench-{}-{millis}", std::process::id()),
         })
     }
@@ -113,8 +116,8 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The exact bytes the service queues for the requests below, so both
-/// phases move the same amount of data.
+/// A report as the service queues it for the requests below, so both
+/// phases move as many bytes per message.
 fn report_payload() -> anyhow::Result<Vec<u8>> {
     let normalizer = Normalizer::new(PhoneNormalizer::default(), b"bench-pseudonym-key".to_vec());
     let mut meta = serde_json::Map::new();
@@ -213,6 +216,7 @@ async fn run_baseline(
     broker.delete(&names).await;
     let phase = measured?;
     phase.print("baseline: lapin publish + confirm", "msgs");
+    anyhow::ensure!(phase.tally.ok > 0, "the broker confirmed no publish");
     Ok(phase)
 }
 
@@ -273,14 +277,26 @@ async fn run_service(
 ) -> anyhow::Result<(Phase, Option<Phase>)> {
     let prefix = settings.prefix("service");
     let names = Names::new(&prefix, "reports");
+    // The service declares its queues as it starts, so they are removed
+    // whether or not it got as far as serving.
+    let measured = serve_and_measure(settings, broker, &names, &prefix).await;
+    broker.delete(&names).await;
+    measured
+}
+
+async fn serve_and_measure(
+    settings: &Settings,
+    broker: &Broker,
+    names: &Names,
+    prefix: &str,
+) -> anyhow::Result<(Phase, Option<Phase>)> {
     let data_dir = tempfile::tempdir()?;
-    let config = service_config(settings, data_dir.path(), &prefix);
+    let config = service_config(settings, data_dir.path(), prefix);
     let app = Application::build(&config, Role::Api).await?;
     let port = app.port().context("the API role serves HTTP")?;
     let server = tokio::spawn(app.run_until_stopped());
-    let measured = measure_service(settings, broker, &names, port).await;
+    let measured = measure_service(settings, broker, names, port).await;
     server.abort();
-    broker.delete(&names).await;
     measured
 }
 
@@ -290,6 +306,7 @@ fn service_config(settings: &Settings, data_dir: &std::path::Path, prefix: &str)
         data_dir: data_dir.to_owned(),
         http: HttpConfig {
             listen: "127.0.0.1:0".parse().expect("valid address"),
+            workers: settings.http_workers,
             ..defaults.http
         },
         amqp: AmqpConfig {
@@ -349,7 +366,9 @@ async fn report_queued(broker: &Broker, names: &Names, phase: &Phase) -> anyhow:
 /// A Twilio account posting inbound SMS, each with its own `MessageSid`.
 struct TwilioClient {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: the client shares the service's cores, so its own
+    /// work per request is kept small.
+    url: reqwest::Url,
     run: u64,
     next_sid: AtomicU64,
 }
@@ -362,7 +381,7 @@ impl TwilioClient {
         let run = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
         Ok(Self {
             client,
-            url: format!("http://127.0.0.1:{port}{INBOUND_PATH}"),
+            url: format!("http://127.0.0.1:{port}{INBOUND_PATH}").parse()?,
             run,
             next_sid: AtomicU64::new(0),
         })
@@ -390,9 +409,12 @@ impl Load for TwilioClient {
             .finish();
         let response = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-twilio-signature", twilio_signature(&self.url, &params))
+            .header(
+                "x-twilio-signature",
+                twilio_signature(self.url.as_str(), &params),
+            )
             .body(body)
             .send()
             .await

@@ -88,14 +88,16 @@ impl Application {
             let listener = TcpListener::bind(config.http.listen)
                 .with_context(|| format!("cannot listen on http.listen {}", config.http.listen))?;
             let port = listener.local_addr()?.port();
-            let server = HttpServer::new(move || {
+            let mut server = HttpServer::new(move || {
                 App::new()
                     .wrap(tracing_actix())
                     .app_data(state.clone())
                     .configure(api::routes)
-            })
-            .listen(listener)?
-            .run();
+            });
+            if config.http.workers > 0 {
+                server = server.workers(config.http.workers);
+            }
+            let server = server.listen(listener)?.run();
             (Some(port), Some(server))
         } else {
             (None, None)
@@ -173,30 +175,6 @@ fn redact_path(path: &str) -> String {
     match segments.as_slice() {
         ["", "v1", "inbound", gateway, _token, ..] => format!("/v1/inbound/{gateway}/***"),
         _ => path.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inbound_path_tokens_are_masked_in_logs() {
-        assert_eq!(
-            redact_path("/v1/inbound/africastalking/s3cret"),
-            "/v1/inbound/africastalking/***"
-        );
-        assert_eq!(redact_path("/v1/inbound/twilio"), "/v1/inbound/twilio");
-        assert_eq!(redact_path("/v1/reports"), "/v1/reports");
-    }
-
-    #[test]
-    fn passwords_are_hidden_in_urls() {
-        assert_eq!(
-            redact("amqp://guest:pw@host:5672/%2f"),
-            "amqp://guest:***@host:5672/%2f"
-        );
-        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 }
 
@@ -318,5 +296,29 @@ pub fn redact(url: &str) -> String {
             format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_path_tokens_are_masked_in_logs() {
+        assert_eq!(
+            redact_path("/v1/inbound/africastalking/s3cret"),
+            "/v1/inbound/africastalking/***"
+        );
+        assert_eq!(redact_path("/v1/inbound/twilio"), "/v1/inbound/twilio");
+        assert_eq!(redact_path("/v1/reports"), "/v1/reports");
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_urls() {
+        assert_eq!(
+            redact("amqp://guest:pw@host:5672/%2f"),
+            "amqp://guest:***@host:5672/%2f"
+        );
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -34,6 +34,9 @@ pub struct HttpConfig {
     pub public_url: Option<String>,
     /// Requests with a larger body get 413.
     pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -253,6 +256,7 @@ impl Default for Config {
                 listen: "127.0.0.1:8080".parse().expect("valid address"),
                 public_url: None,
                 max_body_bytes: 1024 * 1024,
+                workers: 0,
             },
             amqp: AmqpConfig {
                 url: None,
