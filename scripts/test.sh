@@ -72,6 +72,6 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
 say "tests"
-# Default targets: the load benchmark is compiled by clippy above and run
-# only by `cargo bench`.
-cargo test --locked
+# The load benchmark is compiled by clippy above and run only by
+# `cargo bench`; there are no doc tests.
+cargo test --locked --lib --bins --tests
