@@ -271,6 +271,26 @@ async fn publish_then_consume_delivers_in_order(backend: &dyn Backend) {
     assert_quiet(&mut rx).await;
 }
 
+/// A batch is published in order, interleaved correctly with single
+/// publishes around it.
+async fn publish_batch_keeps_order(backend: &dyn Backend) {
+    let queue = backend.open().await;
+    let sent = payloads("batch", 300);
+    queue.publish(&sent[0]).await.expect("publish");
+    queue
+        .publish_batch(&sent[1..299])
+        .await
+        .expect("publish batch");
+    queue.publish(&sent[299]).await.expect("publish");
+    let mut rx = queue.consume(64).await.expect("consume");
+    for (i, want) in sent.iter().enumerate() {
+        let d = next(&mut rx).await;
+        assert_eq!(show(&d.payload), show(want), "delivery {i}");
+        d.ack().await.expect("ack");
+    }
+    assert_quiet(&mut rx).await;
+}
+
 /// A message published with no consumer waits for one, in a later process.
 async fn published_messages_wait_for_a_consumer(backend: &dyn Backend) {
     let queue = backend.open().await;
@@ -484,6 +504,7 @@ macro_rules! conformance {
 
 conformance!(publish_then_consume_delivers_in_order);
 conformance!(published_messages_wait_for_a_consumer);
+conformance!(publish_batch_keeps_order);
 conformance!(unacked_delivery_comes_again_after_restart);
 conformance!(dead_letter_parks_the_message_with_its_reason);
 conformance!(prefetch_bounds_unacknowledged_deliveries);

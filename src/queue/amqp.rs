@@ -272,6 +272,19 @@ async fn publish_confirmed(
     payload: &[u8],
     headers: FieldTable,
 ) -> Result<(), QueueError> {
+    let confirm = start_publish(channel, exchange, routing_key, payload, headers).await?;
+    await_confirm(confirm).await
+}
+
+/// Sends the message; the broker's confirm is awaited separately, so that
+/// several messages can be in flight in the order they were sent.
+async fn start_publish(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    headers: FieldTable,
+) -> Result<lapin::publisher_confirm::PublisherConfirm, QueueError> {
     let properties = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type(ShortString::from("application/json"))
@@ -289,6 +302,12 @@ async fn publish_confirmed(
         )
         .await
         .map_err(QueueError::unavailable)?;
+    Ok(confirm)
+}
+
+async fn await_confirm(
+    confirm: lapin::publisher_confirm::PublisherConfirm,
+) -> Result<(), QueueError> {
     match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
         Err(_) => Err(QueueError::unavailable(
             "no confirm from the broker in time",
@@ -316,6 +335,33 @@ impl ReportQueue for AmqpQueue {
             payload,
             FieldTable::default(),
         )
+        .await;
+        if result.is_err() && !channel.status().connected() {
+            self.forget(&channel).await;
+        }
+        result
+    }
+
+    async fn publish_batch(&self, payloads: &[Vec<u8>]) -> Result<(), QueueError> {
+        let channel = self.channel().await?;
+        let result = async {
+            let mut confirms = Vec::with_capacity(payloads.len());
+            for payload in payloads {
+                let confirm = start_publish(
+                    &channel,
+                    "",
+                    &self.names.queue,
+                    payload,
+                    FieldTable::default(),
+                )
+                .await?;
+                confirms.push(confirm);
+            }
+            for confirm in confirms {
+                await_confirm(confirm).await?;
+            }
+            Ok(())
+        }
         .await;
         if result.is_err() && !channel.status().connected() {
             self.forget(&channel).await;

@@ -38,6 +38,16 @@ pub trait ReportQueue: Send + Sync {
     /// commit); until then it may be lost, so callers reply only after.
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError>;
 
+    /// Publishes in order and returns once all are durable; on error some
+    /// may have been stored, so callers retry the batch and rely on
+    /// deduplication.
+    async fn publish_batch(&self, payloads: &[Vec<u8>]) -> Result<(), QueueError> {
+        for payload in payloads {
+            self.publish(payload).await?;
+        }
+        Ok(())
+    }
+
     /// Starts a consumer holding at most `prefetch` unacknowledged
     /// deliveries. It survives broker restarts; deliveries not acknowledged
     /// come again, so consumers must be idempotent.

@@ -12,6 +12,7 @@ use super::spool::Spool;
 use super::{DeadLetter, Delivery, QueueError, ReportQueue};
 
 const DRAIN_RETRY: Duration = Duration::from_millis(500);
+const DRAIN_BATCH: usize = 256;
 
 pub struct Spooled {
     inner: Arc<dyn ReportQueue>,
@@ -106,9 +107,12 @@ async fn drain(inner: std::sync::Weak<dyn ReportQueue>, spool: Arc<Spool>, wake:
         };
         let total = segment.records.len();
         let mut next = 0;
+        // Many in flight at once: one confirm at a time would drain slower
+        // than a busy gateway fills the spool.
         while next < total {
-            match queue.publish(&segment.records[next]).await {
-                Ok(()) => next += 1,
+            let chunk = &segment.records[next..(next + DRAIN_BATCH).min(total)];
+            match queue.publish_batch(chunk).await {
+                Ok(()) => next += chunk.len(),
                 Err(e) => {
                     tracing::debug!(error = %e, left = total - next, "spool drain waiting for broker");
                     tokio::time::sleep(DRAIN_RETRY).await;
