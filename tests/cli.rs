@@ -119,15 +119,17 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .take(3)
-            .map(Result::unwrap)
-            .collect()
-    })
-    .await
-    .unwrap();
+    // Read on for as long as it prints: a closed pipe would kill it.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.len() < 3 {
+        lines.push(rx.recv().await.expect("serve prints its greeting"));
+    }
     let base = lines[0]
         .split_whitespace()
         .find(|w| w.starts_with("http://"))

@@ -69,7 +69,7 @@ pub async fn handle(
     {
         return gateway.failure(&e);
     }
-    gateway.success(&Inbound::Messages(Vec::new()))
+    gateway.success()
 }
 
 /// The URL the gateway called: our public base URL (proxies rewrite scheme

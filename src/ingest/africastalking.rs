@@ -65,7 +65,7 @@ impl Gateway for AfricasTalking {
         }]))
     }
 
-    fn success(&self, _: &Inbound) -> HttpResponse {
+    fn success(&self) -> HttpResponse {
         HttpResponse::Ok().finish()
     }
 }

@@ -115,7 +115,7 @@ impl Gateway for Generic {
         }]))
     }
 
-    fn success(&self, _: &Inbound) -> HttpResponse {
+    fn success(&self) -> HttpResponse {
         HttpResponse::Ok().json(json!({"status": "accepted"}))
     }
 }

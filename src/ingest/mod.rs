@@ -141,7 +141,7 @@ pub trait Gateway: Send + Sync {
     fn accept(&self, request: &InboundRequest<'_>) -> Result<Inbound, InboundError>;
 
     /// The reply this gateway expects once every message is durable.
-    fn success(&self, inbound: &Inbound) -> HttpResponse;
+    fn success(&self) -> HttpResponse;
 
     /// The reply on error; most gateways take the common JSON error.
     fn failure(&self, error: &InboundError) -> HttpResponse {

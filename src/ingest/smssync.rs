@@ -103,7 +103,7 @@ impl Gateway for SmsSync {
         }]))
     }
 
-    fn success(&self, _: &Inbound) -> HttpResponse {
+    fn success(&self) -> HttpResponse {
         HttpResponse::Ok().json(json!({"payload": {"success": true, "error": null}}))
     }
 

@@ -173,7 +173,7 @@ impl Gateway for Twilio {
         Ok(Inbound::Messages(vec![self.message(&fields)?]))
     }
 
-    fn success(&self, _: &Inbound) -> HttpResponse {
+    fn success(&self) -> HttpResponse {
         HttpResponse::Ok()
             .content_type("text/xml")
             .body(TWIML_EMPTY)

@@ -106,7 +106,7 @@ impl Gateway for Vonage {
         }]))
     }
 
-    fn success(&self, _: &Inbound) -> HttpResponse {
+    fn success(&self) -> HttpResponse {
         HttpResponse::NoContent().finish()
     }
 }
