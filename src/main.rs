@@ -69,7 +69,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     application.run_until_stopped().await
 }
 
+/// Best effort: a closed stdout (`ishara serve | head`) must not stop the
+/// service.
 fn greet(config: &Config, port: u16, token: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     let host = config.http.listen.ip();
     let base = format!("http://{host}:{port}");
     let queue = if config.amqp.url.is_some() {
@@ -87,18 +91,21 @@ fn greet(config: &Config, port: u16, token: &str) {
     } else {
         "SQLite"
     };
-    println!(
+    let _ = writeln!(
+        out,
         "Ishara listening on {base} ({queue}, {store}, data in {})",
         config.data_dir.display()
     );
     if config.api.token.is_none() {
-        println!(
+        let _ = writeln!(
+            out,
             "API token (kept in {}): {token}",
             config.data_dir.join("api-token").display()
         );
     }
-    println!("Send a first report:");
-    println!(
+    let _ = writeln!(out, "Send a first report:");
+    let _ = writeln!(
+        out,
         "  curl -X POST {base}/v1/reports -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"id\":\"first-1\",\"text\":\"Maji yamefika daraja la Garissa\",\"sender\":\"+254712345678\"}}'",
         if config.api.token.is_none() {
             token
@@ -106,5 +113,8 @@ fn greet(config: &Config, port: u16, token: &str) {
             "$ISHARA_API__TOKEN"
         }
     );
-    println!("  curl -H 'Authorization: Bearer ...' {base}/v1/reports");
+    let _ = writeln!(
+        out,
+        "  curl -H 'Authorization: Bearer ...' {base}/v1/reports"
+    );
 }
