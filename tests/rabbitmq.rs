@@ -14,7 +14,7 @@ struct Deployed {
     app: TestApp,
     amqp: String,
     prefix: String,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 impl Deployed {
@@ -39,7 +39,7 @@ impl Deployed {
             app,
             amqp,
             prefix,
-            _db: db,
+            db,
         }
     }
 
@@ -241,4 +241,34 @@ async fn publish_raw(url: &str, prefix: &str, payload: &[u8]) {
         .await
         .unwrap();
     conn.close(200, "done").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_the_broker_store_each_report_once() {
+    let first = Deployed::start(None).await;
+    let (amqp, prefix, db_url) = (
+        first.amqp.clone(),
+        first.prefix.clone(),
+        first.db.url.clone(),
+    );
+    let second = TestApp::spawn(move |c| {
+        c.amqp.url = Some(amqp);
+        c.amqp.prefix = prefix;
+        c.database.url = Some(db_url);
+    })
+    .await;
+    // Every report reaches both instances, as a gateway retrying against a
+    // load balancer would; each instance's worker takes what it is given.
+    for i in 0..30 {
+        let sid = format!("SM4{i:031}");
+        for app in [&first.app, &second] {
+            let res = post_twilio(app, &sid, &format!("report {i}")).await;
+            assert_eq!(res.status(), 200);
+        }
+    }
+    let reports = first.app.wait_for_reports(30).await;
+    assert_eq!(reports.len(), 30);
+    assert_eq!(second.reports().await.len(), 30);
+    drop(second);
+    first.stop().await;
 }
