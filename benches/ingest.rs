@@ -19,8 +19,6 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
-use ishara::app::{Application, Role};
-use ishara::config::{AmqpConfig, Config, GatewaysConfig, HttpConfig, Secrets, TwilioConfig};
 use ishara::ingest::{Message, Normalizer};
 use ishara::phone::PhoneNormalizer;
 use ishara::queue::amqp::{Names, declare};
@@ -33,6 +31,7 @@ use lapin::publisher_confirm::Confirmation;
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use sha1::Sha1;
+use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinSet;
 
 const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -284,6 +283,8 @@ async fn run_service(
     measured
 }
 
+/// Runs the real `ishara api` binary as its own process, as deployed: its
+/// runtime, threads and AMQP connection are its own, not the benchmark's.
 async fn serve_and_measure(
     settings: &Settings,
     broker: &Broker,
@@ -291,39 +292,37 @@ async fn serve_and_measure(
     prefix: &str,
 ) -> anyhow::Result<(Phase, Option<Phase>)> {
     let data_dir = tempfile::tempdir()?;
-    let config = service_config(settings, data_dir.path(), prefix);
-    let app = Application::build(&config, Role::Api).await?;
-    let port = app.port().context("the API role serves HTTP")?;
-    let server = tokio::spawn(app.run_until_stopped());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ishara"))
+        .arg("api")
+        .env("ISHARA_DATA_DIR", data_dir.path())
+        .env("ISHARA_HTTP__LISTEN", "127.0.0.1:0")
+        .env("ISHARA_HTTP__WORKERS", settings.http_workers.to_string())
+        .env("ISHARA_AMQP__URL", &settings.amqp_url)
+        .env("ISHARA_AMQP__PREFIX", prefix)
+        .env("ISHARA_GATEWAYS__TWILIO__AUTH_TOKEN", TWILIO_TOKEN)
+        // What is measured is the service's work, not its log volume.
+        .env("ISHARA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start ishara api")?;
+    let stdout = child.stdout.take().context("piped stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let greeting = lines
+        .next_line()
+        .await?
+        .context("ishara api exited before listening")?;
+    // Keep reading: a closed pipe must not be what stops the service.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let port: u16 = greeting
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("no port in {greeting:?}"))?;
     let measured = measure_service(settings, broker, names, port).await;
-    server.abort();
+    child.kill().await.ok();
     measured
-}
-
-fn service_config(settings: &Settings, data_dir: &std::path::Path, prefix: &str) -> Config {
-    let defaults = Config::default();
-    Config {
-        data_dir: data_dir.to_owned(),
-        http: HttpConfig {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
-            workers: settings.http_workers,
-            ..defaults.http
-        },
-        amqp: AmqpConfig {
-            url: Some(settings.amqp_url.clone()),
-            prefix: prefix.to_owned(),
-            ..defaults.amqp
-        },
-        gateways: GatewaysConfig {
-            twilio: Some(TwilioConfig {
-                auth_token: Secrets::One(TWILIO_TOKEN.into()),
-                account_sid: None,
-                signing_keys: Default::default(),
-            }),
-            ..defaults.gateways
-        },
-        ..defaults
-    }
 }
 
 async fn measure_service(
