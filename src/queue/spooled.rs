@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::spool::Spool;
 use super::{DeadLetter, Delivery, QueueError, ReportQueue};
@@ -18,15 +18,30 @@ pub struct Spooled {
     inner: Arc<dyn ReportQueue>,
     spool: Arc<Spool>,
     wake: Arc<Notify>,
+    appends: mpsc::UnboundedSender<Append>,
 }
+
+/// A record to spool and who waits for it to be durable.
+type Append = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
+
+/// Records written by one fsync at most.
+const GROUP_COMMIT_MAX: usize = 512;
 
 impl Spooled {
     /// Wraps `inner` and starts the drainer on the current runtime.
     pub fn new(inner: Arc<dyn ReportQueue>, spool: Spool) -> Arc<Self> {
+        let spool = Arc::new(spool);
+        let (appends, queued) = mpsc::unbounded_channel();
+        let writer = spool.clone();
+        std::thread::Builder::new()
+            .name("ishara-spool".into())
+            .spawn(move || group_commit(&writer, queued))
+            .expect("spawn the spool writer");
         let this = Arc::new(Self {
             inner,
-            spool: Arc::new(spool),
+            spool,
             wake: Arc::new(Notify::new()),
+            appends,
         });
         tokio::spawn(drain(
             Arc::downgrade(&this.inner),
@@ -41,11 +56,13 @@ impl Spooled {
     }
 
     async fn append(&self, payload: &[u8]) -> Result<(), QueueError> {
-        let spool = self.spool.clone();
-        let payload = payload.to_vec();
-        tokio::task::spawn_blocking(move || spool.append(&payload))
+        let (done, durable) = oneshot::channel();
+        self.appends
+            .send((payload.to_vec(), done))
+            .map_err(|_| QueueError::unavailable("the spool writer has stopped"))?;
+        durable
             .await
-            .map_err(QueueError::unavailable)?
+            .map_err(|_| QueueError::unavailable("the spool writer has stopped"))?
             .map_err(|e| QueueError::unavailable(format!("broker down and spool failed: {e}")))?;
         self.wake.notify_one();
         Ok(())
@@ -75,6 +92,28 @@ impl ReportQueue for Spooled {
 
     async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
         self.inner.dead_letters(limit).await
+    }
+}
+
+/// Writes whatever appends are waiting with one fsync, then answers each.
+/// Runs on its own thread: fsync blocks.
+fn group_commit(spool: &Spool, mut queued: mpsc::UnboundedReceiver<Append>) {
+    while let Some(first) = queued.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match queued.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let payloads: Vec<&[u8]> = batch.iter().map(|(p, _)| p.as_slice()).collect();
+        let result = spool.append_all(&payloads);
+        for (_, done) in batch {
+            let _ = done.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            });
+        }
     }
 }
 
