@@ -185,7 +185,10 @@ mod tests {
         spool.append_all(&[b"second", b"third"]).unwrap();
         assert_eq!(spool.pending(), 3);
         let segment = spool.oldest().unwrap().unwrap();
-        assert_eq!(segment.records, [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]);
+        assert_eq!(
+            segment.records,
+            [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]
+        );
     }
 
     #[test]
