@@ -24,8 +24,7 @@ use ishara::phone::PhoneNormalizer;
 use ishara::queue::amqp::{Names, declare};
 use ishara::report::Source;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions, QueuePurgeOptions,
+    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueuePurgeOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{FieldTable, ShortString};
@@ -189,15 +188,7 @@ impl Broker {
     }
 
     async fn try_delete(&self, names: &Names) -> lapin::Result<()> {
-        let channel = self.channel().await?;
-        for queue in [&names.queue, &names.dead_queue] {
-            channel
-                .queue_delete(queue, QueueDeleteOptions::default())
-                .await?;
-        }
-        channel
-            .exchange_delete(&names.dead_exchange, ExchangeDeleteOptions::default())
-            .await
+        ishara::queue::amqp::delete(&self.channel().await?, names).await
     }
 
     async fn close(self) {

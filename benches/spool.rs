@@ -11,7 +11,6 @@ use ishara::queue::ReportQueue;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::queue::spool::Spool;
 use ishara::queue::spooled::Spooled;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 
 const REPORT_BYTES: usize = 410;
 /// A port nothing listens on: the broker is "down".
@@ -119,15 +118,8 @@ async fn drain(dir: &std::path::Path, reports: usize, amqp_url: &str) -> anyhow:
 
 async fn delete(url: &str, names: &Names) -> anyhow::Result<()> {
     let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await?;
-    let channel = conn.create_channel().await?;
-    for queue in [&names.queue, &names.dead_queue] {
-        channel
-            .queue_delete(queue, QueueDeleteOptions::default())
-            .await?;
-    }
-    channel
-        .exchange_delete(&names.dead_exchange, ExchangeDeleteOptions::default())
-        .await?;
-    conn.close(200, "bench done").await?;
+    ishara::queue::amqp::delete(&conn.create_channel().await?, names).await?;
+    // The queues are gone; a close racing the dropped channel is harmless.
+    conn.close(200, "bench done").await.ok();
     Ok(())
 }

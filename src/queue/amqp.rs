@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -260,6 +260,19 @@ pub async fn declare(channel: &Channel, names: &Names) -> lapin::Result<()> {
     );
     channel.queue_declare(&names.queue, durable, args).await?;
     Ok(())
+}
+
+/// Deletes what [`declare`] made, messages included: for tests, benchmarks
+/// and decommissioning a deployment's prefix.
+pub async fn delete(channel: &Channel, names: &Names) -> lapin::Result<()> {
+    for queue in [&names.queue, &names.dead_queue] {
+        channel
+            .queue_delete(queue, QueueDeleteOptions::default())
+            .await?;
+    }
+    channel
+        .exchange_delete(&names.dead_exchange, ExchangeDeleteOptions::default())
+        .await
 }
 
 /// Publishes persistently and waits for the broker's confirm. `mandatory`

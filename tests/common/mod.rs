@@ -118,19 +118,13 @@ impl Drop for TestDatabase {
 
 /// Deletes the queues and exchange a test declared under `prefix`.
 pub async fn delete_amqp(url: &str, prefix: &str) {
-    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let names = ishara::queue::amqp::Names::new(prefix, "reports");
     let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await
     else {
         return;
     };
-    if let Ok(ch) = conn.create_channel().await {
-        for q in [&names.queue, &names.dead_queue] {
-            let _ = ch.queue_delete(q, QueueDeleteOptions::default()).await;
-        }
-        let _ = ch
-            .exchange_delete(&names.dead_exchange, ExchangeDeleteOptions::default())
-            .await;
+    if let Ok(channel) = conn.create_channel().await {
+        let _ = ishara::queue::amqp::delete(&channel, &names).await;
     }
     let _ = conn.close(200, "test done").await;
 }
