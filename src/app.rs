@@ -130,6 +130,9 @@ impl Application {
 
     /// Serves until the server stops (SIGINT/SIGTERM) or the worker fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        // However this ends (or is dropped), the worker ends with it rather
+        // than consuming on for a process that has stopped serving.
+        let _stop_worker = self.worker.as_ref().map(|w| AbortOnDrop(w.abort_handle()));
         match (self.server, self.worker) {
             (Some(server), Some(worker)) => tokio::select! {
                 served = server => served.context("HTTP server failed"),
@@ -142,6 +145,14 @@ impl Application {
             },
             (None, None) => Ok(()),
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

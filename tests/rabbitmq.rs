@@ -46,6 +46,9 @@ impl Deployed {
     async fn stop(self) {
         let prefix = self.prefix.clone();
         drop(self.app);
+        // Let the stopped worker's consumer close before its queues go, or
+        // it would declare them again.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         delete_amqp(&amqp_url(), &prefix).await;
     }
 }
