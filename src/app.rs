@@ -50,7 +50,6 @@ pub struct Application {
     worker: Option<JoinHandle<anyhow::Result<()>>>,
     api_token: String,
     queue: Arc<dyn ReportQueue>,
-    store: Arc<dyn Store>,
 }
 
 impl Application {
@@ -108,7 +107,6 @@ impl Application {
             worker,
             api_token,
             queue,
-            store,
         })
     }
 
@@ -122,10 +120,6 @@ impl Application {
 
     pub fn queue(&self) -> Arc<dyn ReportQueue> {
         self.queue.clone()
-    }
-
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
     }
 
     /// Serves until the server stops (SIGINT/SIGTERM) or the worker fails.

@@ -152,15 +152,7 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
     assert_eq!(res.status(), 202);
     let mut listed = 0;
     for _ in 0..100 {
-        let page: serde_json::Value = client
-            .get(format!("{base}/v1/reports"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = common::reports_page(&client, &base, &token, "").await;
         listed = page["reports"].as_array().unwrap().len();
         if listed == 1 {
             break;

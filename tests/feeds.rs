@@ -189,20 +189,11 @@ async fn listing_pages_newest_first_with_a_cursor() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = app.url("/v1/reports?limit=2");
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let page: Value = app
-            .client
-            .get(url)
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let query = match &cursor {
+            Some(c) => format!("limit=2&cursor={c}"),
+            None => "limit=2".to_owned(),
+        };
+        let page = reports_page(&app.client, &app.base, API_TOKEN, &query).await;
         for r in page["reports"].as_array().unwrap() {
             seen.push(r["source_id"].as_str().unwrap().to_owned());
         }

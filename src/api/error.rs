@@ -47,8 +47,6 @@ pub fn error_body(error: &InboundError) -> serde_json::Value {
 pub enum ApiError {
     #[error(transparent)]
     Inbound(#[from] InboundError),
-    #[error("not found: {0}")]
-    NotFound(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -57,7 +55,6 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Inbound(e) => status_of(e),
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -65,9 +62,6 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Inbound(e) => json_error(e),
-            ApiError::NotFound(what) => {
-                HttpResponse::NotFound().json(json!({"error": "not found", "what": what}))
-            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 HttpResponse::ServiceUnavailable()

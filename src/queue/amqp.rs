@@ -78,10 +78,6 @@ impl AmqpQueue {
         })
     }
 
-    pub fn names(&self) -> &Names {
-        &self.names
-    }
-
     /// Connects now, declaring the topology; for start-up checks.
     pub async fn connect(&self) -> Result<(), QueueError> {
         self.channel().await.map(|_| ())

@@ -54,15 +54,6 @@ impl LocalQueue {
         }))
     }
 
-    /// Messages waiting or in flight.
-    pub async fn depth(&self) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM queue WHERE state != 'dead'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
     async fn claim(&self, limit: usize) -> sqlx::Result<Vec<(i64, Vec<u8>, bool)>> {
         let rows = sqlx::query(
             "UPDATE queue SET state = 'inflight', deliveries = deliveries + 1

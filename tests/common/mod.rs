@@ -290,16 +290,7 @@ impl TestApp {
 
     /// Stored reports, newest first (one page of up to 500).
     pub async fn reports(&self) -> Vec<Value> {
-        let page: Value = self
-            .client
-            .get(self.url("/v1/reports?limit=500"))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = reports_page(&self.client, &self.base, API_TOKEN, "limit=500").await;
         page["reports"].as_array().unwrap().clone()
     }
 
@@ -325,6 +316,19 @@ impl TestApp {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(self.reports().await, Vec::<Value>::new());
     }
+}
+
+/// One page of `GET /v1/reports?{query}`, as JSON.
+pub async fn reports_page(client: &reqwest::Client, base: &str, token: &str, query: &str) -> Value {
+    client
+        .get(format!("{base}/v1/reports?{query}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 impl Drop for TestApp {
