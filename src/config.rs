@@ -23,6 +23,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     pub gateways: GatewaysConfig,
     pub worker: WorkerConfig,
+    pub language: LanguageConfig,
+    pub geo: GeoConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +94,34 @@ pub struct WorkerConfig {
     /// How often a multipart SMS with missing parts is given up on and
     /// stored with what arrived, in seconds.
     pub concat_timeout_secs: u64,
+}
+
+/// Language detection: which languages lingua may answer with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageConfig {
+    /// ISO 639-1 codes; from the environment a comma-separated string.
+    #[serde(deserialize_with = "lenient::list")]
+    pub languages: Vec<String>,
+}
+
+/// Where reports are about: gazetteer, boundaries, countries of operation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoConfig {
+    /// ISO alpha-2 codes of the countries the deployment works in; they
+    /// win ties between places of the same name.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub countries: Vec<String>,
+    /// A directory of GeoNames dump files (`ishara gazetteer import` fills
+    /// `data_dir/gazetteer`); unset means that one if present, else the
+    /// embedded extract.
+    #[serde(default)]
+    pub gazetteer: Option<PathBuf>,
+    /// GeoJSON files of admin boundaries; coordinates resolve by polygon
+    /// when any are loaded.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub boundaries: Vec<String>,
 }
 
 /// A gateway is reachable only once its section holds a secret.
@@ -237,6 +267,25 @@ mod lenient {
     pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         Vec::<Text>::deserialize(d).map(|v| v.into_iter().map(|t| t.0).collect())
     }
+
+    /// A list, or one comma-separated string as the environment gives it.
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Many(Vec<Text>),
+            One(Text),
+        }
+        let items = match Raw::deserialize(d)? {
+            Raw::Many(v) => v.into_iter().map(|t| t.0).collect(),
+            Raw::One(t) => t.0.split(',').map(str::to_owned).collect::<Vec<_>>(),
+        };
+        Ok(items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
 }
 
 impl Secrets {
@@ -274,6 +323,13 @@ impl Default for Config {
             worker: WorkerConfig {
                 concat_timeout_secs: 600,
             },
+            language: LanguageConfig {
+                languages: crate::enrich::language::DEFAULT_LANGUAGES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            },
+            geo: GeoConfig::default(),
         }
     }
 }
@@ -322,6 +378,20 @@ impl Config {
             && !(url.starts_with("amqp://") || url.starts_with("amqps://"))
         {
             return bad("amqp.url", "must start with amqp:// or amqps://");
+        }
+        if let Err(e) = crate::enrich::language::parse_languages(&self.language.languages) {
+            return bad("language.languages", &e.to_string());
+        }
+        if let Some(unknown) = self
+            .geo
+            .countries
+            .iter()
+            .find(|c| crate::country::by_iso(c).is_none())
+        {
+            return bad(
+                "geo.countries",
+                &format!("{unknown} is not an ISO 3166 alpha-2 country code"),
+            );
         }
         if self.amqp.prefetch == 0 {
             return bad("amqp.prefetch", "must be greater than 0");

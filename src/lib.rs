@@ -5,6 +5,8 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod country;
+pub mod enrich;
+pub mod eval;
 pub mod ingest;
 pub mod phone;
 pub mod queue;
