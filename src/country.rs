@@ -81,3 +81,12 @@ mod tests {
         assert!(by_iso("XX").is_none());
     }
 }
+
+/// Placeholder until calling-code lookup lands.
+pub fn of_number(e164: &str) -> Option<&'static Country> {
+    let digits = e164.trim_start_matches('+');
+    (1..=4)
+        .rev()
+        .filter_map(|n| digits.get(..n))
+        .find_map(|prefix| COUNTRIES.values().find(|c| c.calling_code == prefix))
+}

@@ -44,3 +44,24 @@ impl PlaceGuess {
         }
     }
 }
+
+/// Placeholder until the gazetteer lands.
+pub struct Locator;
+
+impl Locator {
+    pub fn from_config(
+        _geo: &crate::config::GeoConfig,
+        _data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    pub fn locate(
+        &self,
+        _text: &str,
+        _coordinates: Option<crate::report::Coordinates>,
+        _sender_country: Option<&str>,
+    ) -> PlaceGuess {
+        PlaceGuess::none()
+    }
+}

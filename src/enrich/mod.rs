@@ -19,3 +19,20 @@ pub struct Enrichment {
     pub language: LanguageGuess,
     pub place: PlaceGuess,
 }
+
+/// A report with what the worker worked out about it: what is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichedReport {
+    pub report: crate::report::IncomingReport,
+    pub enrichment: Enrichment,
+}
+
+impl Enrichment {
+    /// Nothing worked out: `und`, no place.
+    pub fn nothing() -> Self {
+        Self {
+            language: LanguageGuess::undetermined(),
+            place: PlaceGuess::none(),
+        }
+    }
+}

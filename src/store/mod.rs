@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
 use crate::report::{IncomingReport, ReportId};
 
 pub use sql::{PgStore, SqliteStore};
@@ -54,6 +55,9 @@ pub struct StoredReport {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub meta: serde_json::Value,
+    /// `None` for reports stored before enrichment existed.
+    pub language: Option<LanguageGuess>,
+    pub place: Option<PlaceGuess>,
 }
 
 #[async_trait]
@@ -61,9 +65,18 @@ pub trait Store: Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> anyhow::Result<()>;
 
-    /// Stores a report once: a second report with the same dedup key is a
-    /// no-op reported as [`Inserted::Duplicate`].
-    async fn insert_report(&self, report: &IncomingReport) -> Result<Inserted, StoreError>;
+    /// Stores a batch in one transaction, each report once: a report whose
+    /// dedup key is already stored (or earlier in the batch) is a no-op
+    /// reported as [`Inserted::Duplicate`]. Outcomes follow the batch order.
+    async fn insert_reports(&self, batch: &[EnrichedReport]) -> Result<Vec<Inserted>, StoreError>;
+
+    async fn insert_report(&self, report: &EnrichedReport) -> Result<Inserted, StoreError> {
+        let outcomes = self.insert_reports(std::slice::from_ref(report)).await?;
+        outcomes
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("no outcome for an insert".into()))
+    }
 
     /// Newest first.
     async fn list_reports(&self, query: &ListQuery) -> Result<Vec<StoredReport>, StoreError>;
@@ -77,7 +90,7 @@ pub trait Store: Send + Sync {
     async fn complete_parts(
         &self,
         group: &str,
-        assembled: &IncomingReport,
+        assembled: &EnrichedReport,
     ) -> Result<Inserted, StoreError>;
 
     /// Groups with a part older than `before`, to be given up on.

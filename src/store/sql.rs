@@ -14,20 +14,70 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 
+use std::collections::HashSet;
+
 use super::{Inserted, ListQuery, Store, StoreError, StoredReport};
+use crate::enrich::locate::PlaceMethod;
+use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
+use crate::enrich::language::LanguageCode;
 use crate::phone::SenderKind;
 use crate::report::IncomingReport;
 
-const INSERT_REPORT: &str = "
+const INSERT_REPORTS: &str = "
 INSERT INTO reports (id, dedup_key, source, source_id, sender, sender_kind, sender_pseudonym,
-                     recipient, text, sent_at, received_at, stored_at, lat, lon, meta)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (dedup_key) DO NOTHING";
+                     recipient, text, sent_at, received_at, stored_at, lat, lon, meta,
+                     language, language_confidence, place_method, place_id, place_name,
+                     place_country, admin1_code, admin1_name, place_lat, place_lon,
+                     place_confidence) ";
+
+/// Only the rows actually inserted come back: the rest were duplicates.
+const ON_CONFLICT: &str = " ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key";
 
 const SELECT_REPORTS: &str = "
 SELECT id, source, source_id, sender, sender_kind, sender_pseudonym, recipient, text,
-       sent_at, received_at, stored_at, lat, lon, meta
+       sent_at, received_at, stored_at, lat, lon, meta,
+       language, language_confidence, place_method, place_id, place_name, place_country,
+       admin1_code, admin1_name, place_lat, place_lon, place_confidence
 FROM reports";
+
+/// Maps the keys the database inserted back onto the batch: the first
+/// occurrence of an inserted key is new, everything else a duplicate.
+fn outcomes(batch: &[EnrichedReport], inserted: Vec<String>) -> Vec<Inserted> {
+    let mut inserted: HashSet<String> = inserted.into_iter().collect();
+    batch
+        .iter()
+        .map(|e| {
+            if inserted.remove(&e.report.dedup_key()) {
+                Inserted::New
+            } else {
+                Inserted::Duplicate
+            }
+        })
+        .collect()
+}
+
+fn place_method(method: PlaceMethod) -> &'static str {
+    match method {
+        PlaceMethod::Coordinates => "coordinates",
+        PlaceMethod::Text => "text",
+        PlaceMethod::SenderCountry => "sender_country",
+        PlaceMethod::None => "none",
+    }
+}
+
+fn parse_place_method(method: &str) -> Result<PlaceMethod, sqlx::Error> {
+    Ok(match method {
+        "coordinates" => PlaceMethod::Coordinates,
+        "text" => PlaceMethod::Text,
+        "sender_country" => PlaceMethod::SenderCountry,
+        "none" => PlaceMethod::None,
+        other => {
+            return Err(sqlx::Error::Decode(
+                format!("unknown place_method {other:?}").into(),
+            ));
+        }
+    })
+}
 
 fn sender_kind(kind: SenderKind) -> &'static str {
     match kind {
@@ -94,21 +144,30 @@ impl SqliteStore {
 }
 
 macro_rules! sql_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl Store for $store {
             async fn migrate(&self) -> anyhow::Result<()> {
                 self.run_migrations().await
             }
 
-            async fn insert_report(&self, report: &IncomingReport) -> Result<Inserted, StoreError> {
-                let done = sqlx::query(INSERT_REPORT);
-                let done = bind_report!(done, report).execute(&self.pool).await?;
-                Ok(if done.rows_affected() == 1 {
-                    Inserted::New
-                } else {
-                    Inserted::Duplicate
-                })
+            async fn insert_reports(
+                &self,
+                batch: &[EnrichedReport],
+            ) -> Result<Vec<Inserted>, StoreError> {
+                if batch.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_REPORTS);
+                insert.push_values(batch, |mut row, e| {
+                    bind_report!(row, e);
+                });
+                insert.push(ON_CONFLICT);
+                let inserted: Vec<String> = insert
+                    .build_query_scalar()
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(outcomes(batch, inserted))
             }
 
             async fn list_reports(
@@ -149,6 +208,8 @@ macro_rules! sql_store {
                             lat: row.try_get("lat")?,
                             lon: row.try_get("lon")?,
                             meta: row.try_get::<Json<serde_json::Value>, _>("meta")?.0,
+                            language: language_of(row)?,
+                            place: place_of(row)?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
@@ -180,11 +241,17 @@ macro_rules! sql_store {
             async fn complete_parts(
                 &self,
                 group: &str,
-                assembled: &IncomingReport,
+                assembled: &EnrichedReport,
             ) -> Result<Inserted, StoreError> {
+                let batch = std::slice::from_ref(assembled);
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(INSERT_REPORT);
-                let done = bind_report!(done, assembled).execute(&mut *tx).await?;
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_REPORTS);
+                insert.push_values(batch, |mut row, e| {
+                    bind_report!(row, e);
+                });
+                insert.push(ON_CONFLICT);
+                let inserted: Vec<String> =
+                    insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 sqlx::query(
                     "UPDATE message_parts SET assembled_at = $1
                      WHERE group_key = $2 AND assembled_at IS NULL",
@@ -194,11 +261,7 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(if done.rows_affected() == 1 {
-                    Inserted::New
-                } else {
-                    Inserted::Duplicate
-                })
+                Ok(outcomes(batch, inserted)[0])
             }
 
             async fn stale_part_groups(
@@ -239,26 +302,81 @@ macro_rules! sql_store {
 }
 
 macro_rules! bind_report {
-    ($query:expr, $r:expr) => {{
-        let r: &IncomingReport = $r;
-        $query
-            .bind(r.id.to_string())
-            .bind(r.dedup_key())
-            .bind(r.source.as_str())
-            .bind(r.source_id.as_str())
-            .bind(r.sender.as_ref().map(|s| s.value.as_str()))
-            .bind(r.sender.as_ref().map(|s| sender_kind(s.kind)))
-            .bind(r.sender_pseudonym.as_deref())
-            .bind(r.recipient.as_deref())
-            .bind(r.text.as_str())
-            .bind(r.sent_at)
-            .bind(r.received_at)
-            .bind(Utc::now())
-            .bind(r.location.map(|l| l.lat()))
-            .bind(r.location.map(|l| l.lon()))
-            .bind(Json(&r.meta))
+    ($row:expr, $e:expr) => {{
+        let e: &EnrichedReport = $e;
+        let (r, language, place) = (&e.report, &e.enrichment.language, &e.enrichment.place);
+        $row.push_bind(r.id.to_string())
+            .push_bind(r.dedup_key())
+            .push_bind(r.source.as_str().to_owned())
+            .push_bind(r.source_id.as_str().to_owned())
+            .push_bind(r.sender.as_ref().map(|s| s.value.clone()))
+            .push_bind(r.sender.as_ref().map(|s| sender_kind(s.kind)))
+            .push_bind(r.sender_pseudonym.clone())
+            .push_bind(r.recipient.clone())
+            .push_bind(r.text.as_str().to_owned())
+            .push_bind(r.sent_at)
+            .push_bind(r.received_at)
+            .push_bind(Utc::now())
+            .push_bind(r.location.map(|l| l.lat()))
+            .push_bind(r.location.map(|l| l.lon()))
+            .push_bind(Json(r.meta.clone()))
+            .push_bind(language.code.as_str().to_owned())
+            .push_bind(language.confidence)
+            .push_bind(place_method(place.method))
+            .push_bind(place.place_id)
+            .push_bind(place.name.clone())
+            .push_bind(place.country.clone())
+            .push_bind(place.admin1_code.clone())
+            .push_bind(place.admin1_name.clone())
+            .push_bind(place.lat)
+            .push_bind(place.lon)
+            .push_bind(place.confidence);
     }};
 }
 
-sql_store!(PgStore);
-sql_store!(SqliteStore);
+fn language_of<R>(row: &R) -> Result<Option<LanguageGuess>, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<f64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let Some(code) = row.try_get::<Option<String>, _>("language")? else {
+        return Ok(None);
+    };
+    Ok(Some(LanguageGuess {
+        code: LanguageCode::from_stored(code),
+        confidence: row
+            .try_get::<Option<f64>, _>("language_confidence")?
+            .unwrap_or(0.0),
+    }))
+}
+
+fn place_of<R>(row: &R) -> Result<Option<PlaceGuess>, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<f64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let Some(method) = row.try_get::<Option<String>, _>("place_method")? else {
+        return Ok(None);
+    };
+    Ok(Some(PlaceGuess {
+        method: parse_place_method(&method)?,
+        place_id: row.try_get("place_id")?,
+        name: row.try_get("place_name")?,
+        country: row.try_get("place_country")?,
+        admin1_code: row.try_get("admin1_code")?,
+        admin1_name: row.try_get("admin1_name")?,
+        lat: row.try_get("place_lat")?,
+        lon: row.try_get("place_lon")?,
+        confidence: row
+            .try_get::<Option<f64>, _>("place_confidence")?
+            .unwrap_or(0.0),
+    }))
+}
+
+sql_store!(PgStore, sqlx::Postgres);
+sql_store!(SqliteStore, sqlx::Sqlite);
