@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::enrich::Enricher;
 use crate::ingest::{
     Gateway, Normalizer, africastalking::AfricasTalking, generic::Generic, smssync::SmsSync,
     twilio::Twilio, vonage::Vonage,
@@ -25,7 +26,7 @@ use crate::queue::local::LocalQueue;
 use crate::queue::spool::Spool;
 use crate::queue::spooled::Spooled;
 use crate::store::{self, Store};
-use crate::worker::Worker;
+use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -44,6 +45,18 @@ impl Role {
     }
 }
 
+/// Loading models and the gazetteer takes seconds of CPU: off the runtime.
+async fn load_enricher(config: &Config) -> anyhow::Result<Arc<Enricher>> {
+    let config = config.clone();
+    let started = std::time::Instant::now();
+    let enricher = tokio::task::spawn_blocking(move || Enricher::from_config(&config))
+        .await
+        .context("loading the enricher panicked")?
+        .context("cannot load language models or gazetteer")?;
+    tracing::info!(elapsed = ?started.elapsed(), "language models and gazetteer loaded");
+    Ok(Arc::new(enricher))
+}
+
 pub struct Application {
     port: Option<u16>,
     server: Option<Server>,
@@ -58,15 +71,22 @@ impl Application {
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = open_store(config).await?;
         let queue = open_queue(config).await?;
-        let worker = role.runs_worker().then(|| {
+        let worker = if role.runs_worker() {
+            let enricher = load_enricher(config).await?;
             let worker = Worker::new(
                 queue.clone(),
                 store.clone(),
-                config.amqp.prefetch,
-                config.concat_timeout(),
+                enricher,
+                WorkerOptions {
+                    prefetch: config.amqp.prefetch,
+                    threads: config.worker.threads,
+                    concat_timeout: config.concat_timeout(),
+                },
             );
-            tokio::spawn(worker.run())
-        });
+            Some(tokio::spawn(worker.run()))
+        } else {
+            None
+        };
         let api_token = match &config.api.token {
             Some(token) => token.clone(),
             None if role.serves_http() => {

@@ -94,6 +94,9 @@ pub struct WorkerConfig {
     /// How often a multipart SMS with missing parts is given up on and
     /// stored with what arrived, in seconds.
     pub concat_timeout_secs: u64,
+    /// Threads enriching reports (language models are CPU-bound); 0 means
+    /// one per core.
+    pub threads: usize,
 }
 
 /// Language detection: which languages lingua may answer with.
@@ -322,6 +325,7 @@ impl Default for Config {
             gateways: GatewaysConfig::default(),
             worker: WorkerConfig {
                 concat_timeout_secs: 600,
+                threads: 0,
             },
             language: LanguageConfig {
                 languages: crate::enrich::language::DEFAULT_LANGUAGES

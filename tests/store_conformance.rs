@@ -8,6 +8,9 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use ishara::enrich::language::{LanguageCode, LanguageGuess};
+use ishara::enrich::locate::{PlaceGuess, PlaceMethod};
+use ishara::enrich::{EnrichedReport, Enrichment};
 use ishara::phone::{PhoneNormalizer, SenderKind};
 use ishara::report::{Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text};
 use ishara::store::{Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
@@ -57,6 +60,44 @@ fn report(source: &str, source_id: &str, text: &str) -> IncomingReport {
         .cloned()
         .expect("an object"),
         part: None,
+    }
+}
+
+/// What the worker would add: Swahili, Garissa found in the text; nothing
+/// for a report without a sender.
+fn enriched(report: &IncomingReport) -> EnrichedReport {
+    let enrichment = if report.sender.is_none() {
+        Enrichment::nothing()
+    } else {
+        Enrichment {
+            language: garissa_language(),
+            place: garissa_place(),
+        }
+    };
+    EnrichedReport {
+        report: report.clone(),
+        enrichment,
+    }
+}
+
+fn garissa_language() -> LanguageGuess {
+    LanguageGuess {
+        code: LanguageCode::from_stored("sw".into()),
+        confidence: 0.875,
+    }
+}
+
+fn garissa_place() -> PlaceGuess {
+    PlaceGuess {
+        method: PlaceMethod::Text,
+        place_id: Some(197745),
+        name: Some("Garissa".into()),
+        country: Some("KE".into()),
+        admin1_code: Some("KE.06".into()),
+        admin1_name: Some("Garissa".into()),
+        lat: Some(-0.45275),
+        lon: Some(39.64601),
+        confidence: 0.75,
     }
 }
 
@@ -126,7 +167,10 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
     );
     let start = Utc::now() - chrono::Duration::seconds(1);
     assert_eq!(
-        store.insert_report(&first).await.expect("insert"),
+        store
+            .insert_report(&enriched(&first))
+            .await
+            .expect("insert"),
         Inserted::New
     );
     let end = Utc::now() + chrono::Duration::seconds(1);
@@ -134,12 +178,18 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
     let mut retry = again(&first);
     retry.text = Text::parse("the same message, retried").expect("text");
     assert_eq!(
-        store.insert_report(&retry).await.expect("insert"),
+        store
+            .insert_report(&enriched(&retry))
+            .await
+            .expect("insert"),
         Inserted::Duplicate,
         "same source and source id, another id of ours"
     );
     assert_eq!(
-        store.insert_report(&first).await.expect("insert"),
+        store
+            .insert_report(&enriched(&first))
+            .await
+            .expect("insert"),
         Inserted::Duplicate,
         "the very same report again"
     );
@@ -164,6 +214,8 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
             lat: Some(-0.4532),
             lon: Some(39.6461),
             meta: serde_json::Value::Object(first.meta.clone()),
+            language: Some(garissa_language()),
+            place: Some(garissa_place()),
         }
     );
     assert!(
@@ -180,7 +232,10 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
     // another message.
     let other_source = report("vonage", "SM0001", "Another gateway's SM0001");
     assert_eq!(
-        store.insert_report(&other_source).await.expect("insert"),
+        store
+            .insert_report(&enriched(&other_source))
+            .await
+            .expect("insert"),
         Inserted::New
     );
 
@@ -193,7 +248,7 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
     bare.location = None;
     bare.meta.clear();
     assert_eq!(
-        store.insert_report(&bare).await.expect("insert"),
+        store.insert_report(&enriched(&bare)).await.expect("insert"),
         Inserted::New
     );
     let listed = list(store, 10, None).await;
@@ -215,7 +270,51 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
         ),
         (&None, &None, &None, &None, None, None, None, &json!({}))
     );
+    assert_eq!(
+        (&stored.language, &stored.place),
+        (
+            &Some(LanguageGuess::undetermined()),
+            &Some(PlaceGuess::none())
+        ),
+        "nothing worked out is stored as und and none, not as missing"
+    );
     assert_eq!(stored.text, "Bridge down at Madogo");
+}
+
+/// A batch is stored in one go, each report once: duplicates of stored
+/// reports and repeats inside the batch come back as duplicates, in order.
+async fn batch_insert_answers_per_report_in_order(store: &dyn Store) {
+    let stored_before = report("twilio", "SM-batch-0", "already here");
+    assert_eq!(
+        store
+            .insert_report(&enriched(&stored_before))
+            .await
+            .expect("insert"),
+        Inserted::New
+    );
+    let fresh = report("twilio", "SM-batch-1", "new one");
+    let repeat = again(&fresh);
+    let other = report("twilio", "SM-batch-2", "another new one");
+    let batch: Vec<EnrichedReport> = [&again(&stored_before), &fresh, &repeat, &other]
+        .into_iter()
+        .map(enriched)
+        .collect();
+    assert_eq!(
+        store.insert_reports(&batch).await.expect("insert batch"),
+        [
+            Inserted::Duplicate,
+            Inserted::New,
+            Inserted::Duplicate,
+            Inserted::New
+        ]
+    );
+    assert_eq!(store.insert_reports(&[]).await.expect("empty batch"), []);
+    let listed = list(store, 10, None).await;
+    assert_eq!(
+        ids(&listed),
+        [other.id, fresh.id, stored_before.id].map(|id| id.to_string()),
+        "each dedup key once, under the id of its first copy"
+    );
 }
 
 /// Reports list newest first by id, whatever order they were stored in,
@@ -226,7 +325,10 @@ async fn list_is_newest_first_and_pages_without_gaps(store: &dyn Store) {
         .collect();
     for i in [3, 0, 6, 1, 5, 2, 4] {
         assert_eq!(
-            store.insert_report(&reports[i]).await.expect("insert"),
+            store
+                .insert_report(&enriched(&reports[i]))
+                .await
+                .expect("insert"),
             Inserted::New
         );
     }
@@ -318,7 +420,10 @@ async fn complete_parts_stores_once_and_remembers_the_parts(store: &dyn Store) {
     let parts = store.add_part(&second).await.expect("add part");
     let whole = assemble(&parts, false).expect("a complete group");
     assert_eq!(
-        store.complete_parts("g1", &whole).await.expect("complete"),
+        store
+            .complete_parts("g1", &enriched(&whole))
+            .await
+            .expect("complete"),
         Inserted::New
     );
     assert_eq!(
@@ -345,7 +450,10 @@ async fn complete_parts_stores_once_and_remembers_the_parts(store: &dyn Store) {
     }
     assert_eq!(store.parts_of("g1").await.expect("parts of"), []);
     assert_eq!(
-        store.complete_parts("g1", &whole).await.expect("complete"),
+        store
+            .complete_parts("g1", &enriched(&whole))
+            .await
+            .expect("complete"),
         Inserted::Duplicate,
         "completing again stores nothing"
     );
@@ -381,7 +489,7 @@ async fn stale_part_groups_finds_groups_waiting_too_long(store: &dyn Store) {
     let parts = store.add_part(&done).await.expect("add part");
     let whole = assemble(&parts, false).expect("a complete group");
     store
-        .complete_parts("done", &whole)
+        .complete_parts("done", &enriched(&whole))
         .await
         .expect("complete");
 
@@ -404,12 +512,18 @@ async fn purge_parts_forgets_old_assembled_parts(store: &dyn Store) {
     store.add_part(&a1).await.expect("add part");
     let parts = store.add_part(&a2).await.expect("add part");
     let whole = assemble(&parts, false).expect("a complete group");
-    store.complete_parts("a", &whole).await.expect("complete");
+    store
+        .complete_parts("a", &enriched(&whole))
+        .await
+        .expect("complete");
 
     let b1 = part("b", 1, 1, "recent and assembled", now);
     let parts = store.add_part(&b1).await.expect("add part");
     let whole = assemble(&parts, false).expect("a complete group");
-    store.complete_parts("b", &whole).await.expect("complete");
+    store
+        .complete_parts("b", &enriched(&whole))
+        .await
+        .expect("complete");
 
     let c1 = part("c", 1, 2, "old and waiting", old);
     store.add_part(&c1).await.expect("add part");
@@ -479,6 +593,7 @@ conformance!(
     list_is_newest_first_and_pages_without_gaps,
     add_part_keeps_each_part_once,
     complete_parts_stores_once_and_remembers_the_parts,
+    batch_insert_answers_per_report_in_order,
     stale_part_groups_finds_groups_waiting_too_long,
     purge_parts_forgets_old_assembled_parts,
 );

@@ -76,7 +76,11 @@ impl LanguageDetector {
         text: &str,
         _sender_country: Option<&crate::country::Country>,
     ) -> LanguageGuess {
-        match self.detector.compute_language_confidence_values(text).first() {
+        match self
+            .detector
+            .compute_language_confidence_values(text)
+            .first()
+        {
             Some((language, confidence)) if *confidence > 0.5 => LanguageGuess {
                 code: LanguageCode(language.iso_code_639_1().to_string()),
                 confidence: *confidence,

@@ -10,6 +10,10 @@ pub mod locate;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
+use crate::phone::SenderKind;
+use crate::report::IncomingReport;
+
 pub use language::LanguageGuess;
 pub use locate::PlaceGuess;
 
@@ -34,5 +38,44 @@ impl Enrichment {
             language: LanguageGuess::undetermined(),
             place: PlaceGuess::none(),
         }
+    }
+}
+
+/// Language detection and place finding, loaded once at start and shared
+/// by every worker thread.
+pub struct Enricher {
+    language: language::LanguageDetector,
+    locator: locate::Locator,
+}
+
+impl Enricher {
+    /// Loads the language models and the gazetteer: seconds, so done once.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let languages = language::parse_languages(&config.language.languages)?;
+        Ok(Self {
+            language: language::LanguageDetector::new(&languages),
+            locator: locate::Locator::from_config(&config.geo, &config.data_dir)?,
+        })
+    }
+
+    /// CPU-bound (language models): call it off the async runtime.
+    pub fn enrich(&self, report: &IncomingReport) -> Enrichment {
+        let country = report
+            .sender
+            .as_ref()
+            .filter(|s| s.kind == SenderKind::E164)
+            .and_then(|s| crate::country::of_number(&s.value));
+        let text = report.text.as_str();
+        Enrichment {
+            language: self.language.detect(text, country),
+            place: self
+                .locator
+                .locate(text, report.location, country.map(|c| c.iso.as_str())),
+        }
+    }
+
+    /// Lingua alone on the same text: what the benchmark compares with.
+    pub fn detect_language_raw(&self, text: &str) -> Option<lingua::Language> {
+        self.language.detect_raw(text)
     }
 }

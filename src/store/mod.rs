@@ -19,9 +19,37 @@ pub use sql::{PgStore, SqliteStore};
 pub enum StoreError {
     /// The database could not be reached or failed: worth retrying.
     #[error("database unavailable: {0}")]
-    Unavailable(#[from] sqlx::Error),
+    Unavailable(sqlx::Error),
+    /// The database refused this data (a value it cannot hold, a broken
+    /// constraint): retrying cannot help.
+    #[error("database refused the data: {0}")]
+    Rejected(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if refuses_data(db.as_ref()) => {
+                StoreError::Rejected(db.message().to_owned())
+            }
+            _ => StoreError::Unavailable(error),
+        }
+    }
+}
+
+/// Constraint violations, and PostgreSQL's class 22 (data exception, such
+/// as a NUL byte in text), fail the same way however often they are tried.
+fn refuses_data(error: &dyn sqlx::error::DatabaseError) -> bool {
+    use sqlx::error::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::UniqueViolation
+            | ErrorKind::ForeignKeyViolation
+            | ErrorKind::NotNullViolation
+            | ErrorKind::CheckViolation
+    ) || error.code().is_some_and(|code| code.starts_with("22"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use sqlx::types::Json;
 use std::collections::HashSet;
 
 use super::{Inserted, ListQuery, Store, StoreError, StoredReport};
+use crate::enrich::language::LanguageCode;
 use crate::enrich::locate::PlaceMethod;
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
-use crate::enrich::language::LanguageCode;
 use crate::phone::SenderKind;
 use crate::report::IncomingReport;
 
@@ -163,10 +163,8 @@ macro_rules! sql_store {
                     bind_report!(row, e);
                 });
                 insert.push(ON_CONFLICT);
-                let inserted: Vec<String> = insert
-                    .build_query_scalar()
-                    .fetch_all(&self.pool)
-                    .await?;
+                let inserted: Vec<String> =
+                    insert.build_query_scalar().fetch_all(&self.pool).await?;
                 Ok(outcomes(batch, inserted))
             }
 
@@ -250,8 +248,7 @@ macro_rules! sql_store {
                     bind_report!(row, e);
                 });
                 insert.push(ON_CONFLICT);
-                let inserted: Vec<String> =
-                    insert.build_query_scalar().fetch_all(&mut *tx).await?;
+                let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 sqlx::query(
                     "UPDATE message_parts SET assembled_at = $1
                      WHERE group_key = $2 AND assembled_at IS NULL",

@@ -1,119 +1,35 @@
-//! Takes reports off the queue and stores them, acknowledging only after
-//! the commit. Storing is idempotent, so a redelivery costs a no-op.
+//! Multipart SMS that the gateway did not join: parts are kept until their
+//! group is complete, or given up on after `worker.concat_timeout_secs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 
-use crate::queue::{Delivery, ReportQueue};
+use super::Enrich;
 use crate::report::IncomingReport;
 use crate::store::{Inserted, Store, StoreError};
 
-const RETRY_MIN: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(30);
 /// Assembled parts are remembered this long to recognise redeliveries.
 const PART_MEMORY: chrono::Duration = chrono::Duration::hours(24);
 
-pub struct Worker {
-    queue: Arc<dyn ReportQueue>,
-    store: Arc<dyn Store>,
-    prefetch: u16,
-    concat_timeout: Duration,
-}
-
-impl Worker {
-    pub fn new(
-        queue: Arc<dyn ReportQueue>,
-        store: Arc<dyn Store>,
-        prefetch: u16,
-        concat_timeout: Duration,
-    ) -> Self {
-        Self {
-            queue,
-            store,
-            prefetch,
-            concat_timeout,
-        }
-    }
-
-    /// Runs until the queue's consumer ends.
-    pub async fn run(self) -> anyhow::Result<()> {
-        let deliveries = self.queue.consume(self.prefetch).await?;
-        let sweeper = tokio::spawn(sweep_parts(self.store.clone(), self.concat_timeout));
-        let store = self.store.clone();
-        ReceiverStream::new(deliveries)
-            .for_each_concurrent(self.prefetch as usize, |delivery| {
-                let store = store.clone();
-                async move { handle(&*store, delivery).await }
-            })
-            .await;
-        sweeper.abort();
-        Ok(())
-    }
-}
-
-async fn handle(store: &dyn Store, delivery: Delivery) {
-    let report: IncomingReport = match serde_json::from_slice(&delivery.payload) {
-        Ok(report) => report,
-        Err(e) => {
-            let reason = format!("not a report: {e}");
-            tracing::error!(%reason, "dead-lettering a message");
-            if let Err(e) = delivery.dead_letter(&reason).await {
-                // Not parked and not acked: it comes again once this channel
-                // closes (AMQP) or the process restarts (local queue).
-                tracing::error!(error = %e, "could not dead-letter");
-            }
-            return;
-        }
+/// Keeps one part; stores the whole message once its last part is in.
+/// `None` means the part is held, waiting for its siblings.
+pub(super) async fn store_part(
+    store: &dyn Store,
+    enrich: &Enrich,
+    part: &IncomingReport,
+) -> Result<Option<Inserted>, StoreError> {
+    let Some(info) = &part.part else {
+        return Err(StoreError::Corrupt("store_part needs a part".into()));
     };
-    let mut backoff = RETRY_MIN;
-    loop {
-        match store_report(store, &report).await {
-            Ok(outcome) => {
-                let duplicate = matches!(outcome, Outcome::Stored(Inserted::Duplicate));
-                tracing::debug!(id = %report.id, source = %report.source, duplicate, "stored");
-                break;
-            }
-            Err(StoreError::Corrupt(reason)) => {
-                let _ = delivery.dead_letter(&reason).await;
-                return;
-            }
-            // The database is down: keep the delivery, wait, try again.
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "store failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(RETRY_MAX);
-            }
-        }
-    }
-    if let Err(e) = delivery.ack().await {
-        // Stored but not acknowledged: it comes again and is a duplicate.
-        tracing::warn!(error = %e, "ack failed after store");
-    }
-}
-
-#[derive(Debug)]
-enum Outcome {
-    Stored(Inserted),
-    PartHeld,
-}
-
-async fn store_report(store: &dyn Store, report: &IncomingReport) -> Result<Outcome, StoreError> {
-    let Some(part) = &report.part else {
-        return store.insert_report(report).await.map(Outcome::Stored);
+    let parts = store.add_part(part).await?;
+    let Some(whole) = assemble(&parts, false) else {
+        return Ok(None);
     };
-    let parts = store.add_part(report).await?;
-    match assemble(&parts, false) {
-        Some(whole) => store
-            .complete_parts(&part.group, &whole)
-            .await
-            .map(Outcome::Stored),
-        None => Ok(Outcome::PartHeld),
-    }
+    let whole = enrich.one(whole).await.map_err(StoreError::Corrupt)?;
+    store.complete_parts(&info.group, &whole).await.map(Some)
 }
 
 /// Joins a group's parts in order. Without `partial`, only a complete
@@ -153,22 +69,27 @@ pub fn assemble(parts: &[IncomingReport], partial: bool) -> Option<IncomingRepor
 }
 
 /// Stores what arrived of multipart messages whose parts stopped coming.
-async fn sweep_parts(store: Arc<dyn Store>, timeout: Duration) {
+pub(super) async fn sweep_parts(store: Arc<dyn Store>, enrich: Enrich, timeout: Duration) {
     let every = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
     loop {
         tokio::time::sleep(every).await;
         let cutoff = Utc::now() - chrono::Duration::from_std(timeout).unwrap_or_default();
-        if let Err(e) = sweep_once(&*store, cutoff).await {
+        if let Err(e) = sweep_once(&*store, &enrich, cutoff).await {
             tracing::warn!(error = %e, "multipart sweep failed; will retry");
         }
     }
 }
 
-async fn sweep_once(store: &dyn Store, cutoff: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+async fn sweep_once(
+    store: &dyn Store,
+    enrich: &Enrich,
+    cutoff: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
     for group in store.stale_part_groups(cutoff).await? {
         let parts = store.parts_of(&group).await?;
         if let Some(partial) = assemble(&parts, true) {
             tracing::info!(id = %partial.id, "storing a multipart SMS with parts missing");
+            let partial = enrich.one(partial).await.map_err(StoreError::Corrupt)?;
             store.complete_parts(&group, &partial).await?;
         }
     }
