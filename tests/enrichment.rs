@@ -1,0 +1,248 @@
+//! What the worker works out before storing: the language a report is in
+//! and where it is about, shown by `GET /v1/reports`. And what it does when
+//! it cannot: a report the database refuses is dead-lettered with the
+//! reason, a database outage holds reports until it is back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, ConnectionProperties};
+use serde_json::{Value, json};
+
+async fn post_one(app: &TestApp, report: Value) {
+    let response = app
+        .post_reports("application/json", &report.to_string())
+        .await;
+    assert_eq!(response.status(), 202, "{:?}", response.text().await);
+}
+
+fn by_source_id<'a>(reports: &'a [Value], id: &str) -> &'a Value {
+    reports
+        .iter()
+        .find(|r| r["source_id"] == id)
+        .unwrap_or_else(|| panic!("no report {id} in {reports:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swahili_sms_from_a_kenyan_number_gets_its_language_and_county() {
+    let app = TestApp::embedded().await;
+    post_one(
+        &app,
+        json!({
+            "id": "sw-1",
+            "text": "Watu watatu wamelazwa hospitalini na kipindupindu huko garisa leo asubuhi",
+            "sender": "+254712345678",
+        }),
+    )
+    .await;
+    let reports = app.wait_for_reports(1).await;
+    let report = by_source_id(&reports, "sw-1");
+    assert_eq!(report["language"]["code"], "sw", "{report:#}");
+    assert!(report["language"]["confidence"].as_f64().unwrap() > 0.5);
+    let place = &report["place"];
+    assert_eq!(place["method"], "text", "{place:#}");
+    assert_eq!(place["country"], "KE");
+    assert_eq!(place["admin1_code"], "KE.16", "Garissa county, despite the typo");
+    assert_eq!(place["admin1_name"], "Garissa");
+    assert_eq!(place["place_id"], 197745);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinates_from_a_feed_resolve_to_their_admin_region() {
+    let app = TestApp::embedded().await;
+    post_one(
+        &app,
+        json!({
+            "id": "geo-1",
+            "text": "Bridge washed away, road closed to all vehicles",
+            "lat": 0.5204,
+            "lon": 35.2699,
+        }),
+    )
+    .await;
+    let reports = app.wait_for_reports(1).await;
+    let report = by_source_id(&reports, "geo-1");
+    assert_eq!(report["language"]["code"], "en");
+    let place = &report["place"];
+    assert_eq!(place["method"], "coordinates", "{place:#}");
+    assert_eq!(place["admin1_code"], "KE.52", "Eldoret is in Uasin Gishu");
+    assert_eq!(place["country"], "KE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_with_too_little_language_is_und_and_no_place_is_none() {
+    let app = TestApp::embedded().await;
+    post_one(&app, json!({"id": "und-1", "text": "OK 3 https://x.co/a1"})).await;
+    let reports = app.wait_for_reports(1).await;
+    let report = by_source_id(&reports, "und-1");
+    assert_eq!(report["language"]["code"], "und", "{report:#}");
+    assert_eq!(report["language"]["confidence"], 0.0);
+    assert_eq!(report["place"]["method"], "none");
+    assert_eq!(report["place"]["admin1_code"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_languages_set_in_the_environment_are_the_ones_detected() {
+    // French is not configured: a French report cannot come out as `fr`.
+    let app = TestApp::spawn(|c| c.language.languages = vec!["en".into(), "sw".into()]).await;
+    post_one(
+        &app,
+        json!({
+            "id": "fr-1",
+            "text": "Trois personnes sont malades du choléra au village depuis hier soir",
+        }),
+    )
+    .await;
+    let reports = app.wait_for_reports(1).await;
+    let code = &by_source_id(&reports, "fr-1")["language"]["code"];
+    assert_ne!(code, "fr");
+}
+
+// ------------------------------------------------- RabbitMQ and PostgreSQL
+
+struct Deployed {
+    app: TestApp,
+    prefix: String,
+    _db: TestDatabase,
+}
+
+impl Deployed {
+    async fn start(database_url: Option<String>) -> (Self, String) {
+        let db = TestDatabase::create().await;
+        let prefix = unique("test");
+        let db_url = database_url.unwrap_or_else(|| db.url.clone());
+        let (p, url) = (prefix.clone(), db_url);
+        let app = TestApp::spawn(move |c| {
+            c.amqp.url = Some(amqp_url());
+            c.amqp.prefix = p;
+            c.database.url = Some(url);
+        })
+        .await;
+        let real_db = db.url.clone();
+        (
+            Self {
+                app,
+                prefix,
+                _db: db,
+            },
+            real_db,
+        )
+    }
+
+    async fn stop(self) {
+        let prefix = self.prefix.clone();
+        drop(self.app);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        delete_amqp(&amqp_url(), &prefix).await;
+    }
+}
+
+fn queued(source_id: &str, text: &str) -> Vec<u8> {
+    let report = IncomingReport {
+        id: ReportId::new(),
+        source: Source::new("generic"),
+        source_id: SourceId::given(source_id).unwrap(),
+        sender: None,
+        sender_pseudonym: None,
+        recipient: None,
+        text: Text::parse(text).unwrap(),
+        sent_at: None,
+        received_at: chrono::Utc::now(),
+        location: None,
+        meta: Default::default(),
+        part: None,
+    };
+    serde_json::to_vec(&report).unwrap()
+}
+
+async fn publish_all(prefix: &str, payloads: &[Vec<u8>]) {
+    let names = ishara::queue::amqp::Names::new(prefix, "reports");
+    let conn = lapin::Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    for payload in payloads {
+        channel
+            .basic_publish(
+                "",
+                &names.queue,
+                BasicPublishOptions::default(),
+                payload,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    conn.close(200, "done").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
+    let (d, _) = Deployed::start(None).await;
+    // PostgreSQL text cannot hold a NUL character.
+    let refused = queued("nul-1", "Flood at the river\u{0} bank");
+    publish_all(
+        &d.prefix,
+        &[
+            queued("ok-1", "Flood at the river"),
+            refused.clone(),
+            queued("ok-2", "Road closed at the bridge"),
+        ],
+    )
+    .await;
+    let stored = d.app.wait_for_reports(2).await;
+    let mut ids: Vec<&str> = stored
+        .iter()
+        .map(|r| r["source_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["ok-1", "ok-2"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        let letters = d.app.app_queue.dead_letters(10).await.unwrap();
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].payload, refused);
+    assert!(
+        letters[0].reason.contains("database refused"),
+        "{}",
+        letters[0].reason
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_holds_reports_until_it_is_back_and_stores_each_once() {
+    let db = TestDatabase::create().await;
+    let proxy = Proxy::start(amqp_target(&db.url)).await;
+    let through_proxy = db.url.replace(&amqp_target(&db.url), &proxy.addr.to_string());
+    let (d, _) = Deployed::start(Some(through_proxy)).await;
+    // Migrated and listening; now the database goes away.
+    proxy.cut();
+    let payloads: Vec<Vec<u8>> = (0..5)
+        .map(|i| queued(&format!("outage-{i}"), "Flood at the river"))
+        .collect();
+    publish_all(&d.prefix, &payloads).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore();
+    let stored = d.app.wait_for_reports(5).await;
+    assert_eq!(stored.len(), 5, "{stored:#?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(d.app.reports().await.len(), 5, "each stored once");
+    assert!(
+        d.app.app_queue.dead_letters(10).await.unwrap().is_empty(),
+        "an outage is not a reason to dead-letter"
+    );
+    d.stop().await;
+}
