@@ -1,0 +1,311 @@
+//! How fast the worker enriches and stores, against lingua alone.
+//!
+//! In one run, on the same SMS texts and the same configured languages:
+//! 1. lingua alone (`detect_language_of`), one thread: the ceiling;
+//! 2. the whole enrichment (cleaning, language, place), one thread;
+//! 3. the real `ishara worker` binary draining a RabbitMQ queue into a fresh
+//!    PostgreSQL database (dequeue → language → place → store → ack), with
+//!    its CPU time read from /proc so that its rate can be put per core.
+//!
+//! Settings (environment): ISHARA_BENCH_AMQP_URL, ISHARA_BENCH_DATABASE_URL
+//! (an existing database; a fresh one is created beside it and dropped),
+//! ISHARA_BENCH_REPORTS (default 20000), ISHARA_BENCH_CORPUS (default
+//! eval/geo-sms.tsv: sender, tab, text per line), ISHARA_BENCH_THREADS
+//! (worker threads to try, default "1,2").
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ishara::config::Config;
+use ishara::enrich::Enricher;
+use ishara::phone::PhoneNormalizer;
+use ishara::queue::ReportQueue;
+use ishara::queue::amqp::{AmqpQueue, Names};
+use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
+use sqlx::Connection;
+
+struct Settings {
+    amqp_url: String,
+    database_url: String,
+    reports: usize,
+    corpus: String,
+    threads: Vec<usize>,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        Ok(Self {
+            amqp_url: var(
+                "ISHARA_BENCH_AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ),
+            database_url: var(
+                "ISHARA_BENCH_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            reports: var("ISHARA_BENCH_REPORTS", "20000").parse()?,
+            corpus: var("ISHARA_BENCH_CORPUS", "eval/geo-sms.tsv"),
+            threads: var("ISHARA_BENCH_THREADS", "1,2")
+                .split(',')
+                .map(usize::from_str)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let corpus = load_corpus(&settings.corpus)?;
+    let config = Config::load(None)?;
+    println!(
+        "enrich bench: {} texts from {}, languages {}",
+        corpus.len(),
+        settings.corpus,
+        config.language.languages.join(",")
+    );
+    let started = Instant::now();
+    let enricher = Enricher::from_config(&config)?;
+    println!(
+        "load: language models and gazetteer in {:.2} s, bench process RSS {} MiB",
+        started.elapsed().as_secs_f64(),
+        rss_mib(std::process::id()).unwrap_or(0)
+    );
+    let reports: Vec<IncomingReport> = (0..settings.reports)
+        .map(|i| report(i, &corpus[i % corpus.len()]))
+        .collect();
+
+    let raw = rate(&reports, |r| {
+        std::hint::black_box(enricher.detect_language_raw(r.text.as_str()));
+    });
+    println!("lingua alone, 1 thread:          {raw:>9.0} texts/s");
+    let whole = rate(&reports, |r| {
+        std::hint::black_box(enricher.enrich(r));
+    });
+    println!(
+        "enrichment (clean+language+place), 1 thread: {whole:>9.0} reports/s ({:.0} % of lingua alone)",
+        100.0 * whole / raw
+    );
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    for &threads in &settings.threads {
+        let run = runtime.block_on(worker_run(&settings, &reports, threads))?;
+        println!(
+            "worker ({threads} thread{}): {:>9.0} reports/s wall, {:.2} CPU-s for {} reports = {:.0} reports per CPU-second ({:.0} % of lingua alone per core), peak RSS {} MiB",
+            if threads == 1 { "" } else { "s" },
+            run.reports as f64 / run.wall.as_secs_f64(),
+            run.cpu.as_secs_f64(),
+            run.reports,
+            run.reports as f64 / run.cpu.as_secs_f64(),
+            100.0 * run.reports as f64 / run.cpu.as_secs_f64() / raw,
+            run.peak_rss_mib,
+        );
+    }
+    Ok(())
+}
+
+struct Sample {
+    sender: Option<String>,
+    text: String,
+}
+
+fn load_corpus(path: &str) -> anyhow::Result<Vec<Sample>> {
+    let data = std::fs::read_to_string(path).with_context(|| format!("corpus {path}"))?;
+    let normalizer = PhoneNormalizer::default();
+    let corpus: Vec<Sample> = data
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("sender\t"))
+        .filter_map(|line| {
+            let (sender, rest) = line.split_once('\t')?;
+            let text = rest.split('\t').next()?;
+            Some(Sample {
+                sender: (!sender.is_empty()).then(|| normalizer.normalize(sender).value),
+                text: text.to_owned(),
+            })
+        })
+        .collect();
+    anyhow::ensure!(!corpus.is_empty(), "no texts in {path}");
+    Ok(corpus)
+}
+
+fn report(i: usize, sample: &Sample) -> IncomingReport {
+    let normalizer = PhoneNormalizer::default();
+    IncomingReport {
+        id: ReportId::new(),
+        source: Source::new("bench"),
+        source_id: SourceId::given(&format!("bench-{i}")).expect("an id"),
+        sender: sample.sender.as_deref().map(|s| normalizer.normalize(s)),
+        sender_pseudonym: None,
+        recipient: None,
+        text: Text::parse(&sample.text).expect("corpus texts are not empty"),
+        sent_at: None,
+        received_at: chrono::Utc::now(),
+        location: None,
+        meta: Default::default(),
+        part: None,
+    }
+}
+
+/// Items per second of `work` over every report, after one warm-up pass
+/// over a tenth of them.
+fn rate(reports: &[IncomingReport], mut work: impl FnMut(&IncomingReport)) -> f64 {
+    reports.iter().take(reports.len() / 10).for_each(&mut work);
+    let started = Instant::now();
+    reports.iter().for_each(&mut work);
+    reports.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+struct WorkerRun {
+    reports: usize,
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_mib: u64,
+}
+
+/// Queues every report, then lets the real worker binary drain them into
+/// a fresh database. Timing starts at the first stored report, so the
+/// worker's start (loading models) is not counted.
+async fn worker_run(
+    settings: &Settings,
+    reports: &[IncomingReport],
+    threads: usize,
+) -> anyhow::Result<WorkerRun> {
+    let database = FreshDatabase::create(&settings.database_url).await?;
+    let prefix = format!("bench_enrich_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let queue = AmqpQueue::new(&settings.amqp_url, Names::new(&prefix, "reports"));
+    queue.connect().await?;
+    let payloads: Vec<Vec<u8>> = reports
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<Result<_, _>>()?;
+    for chunk in payloads.chunks(1000) {
+        queue.publish_batch(chunk).await?;
+    }
+    let data_dir = tempfile::tempdir()?;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ishara"))
+        .arg("worker")
+        .env("ISHARA_AMQP__URL", &settings.amqp_url)
+        .env("ISHARA_AMQP__PREFIX", &prefix)
+        .env("ISHARA_DATABASE__URL", &database.url)
+        .env("ISHARA_WORKER__THREADS", threads.to_string())
+        .env("ISHARA_DATA_DIR", data_dir.path())
+        .env("ISHARA_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting ishara worker")?;
+    let pid = child.id().context("worker pid")?;
+    let mut db = sqlx::PgConnection::connect(&database.url).await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut first: Option<(Instant, Duration)> = None;
+    let outcome = loop {
+        anyhow::ensure!(Instant::now() < deadline, "the worker took over 10 minutes");
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the worker exited: {status}");
+        }
+        let stored = count(&mut db).await.unwrap_or(0);
+        if stored > 0 && first.is_none() {
+            first = Some((Instant::now(), cpu_time(pid)?));
+        }
+        if stored >= reports.len() as i64 {
+            let (t0, cpu0) = first.expect("set above");
+            // Reports stored before `first` was taken are not counted.
+            break WorkerRun {
+                reports: reports.len(),
+                wall: t0.elapsed(),
+                cpu: cpu_time(pid)? - cpu0,
+                peak_rss_mib: peak_rss_mib(pid).unwrap_or(0),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().await?;
+    drop(db);
+    drop(queue);
+    let cleanup = lapin::Connection::connect(&settings.amqp_url, Default::default()).await?;
+    ishara::queue::amqp::delete(
+        &cleanup.create_channel().await?,
+        &Names::new(&prefix, "reports"),
+    )
+    .await?;
+    database.drop().await?;
+    Ok(outcome)
+}
+
+async fn count(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM reports")
+        .fetch_one(db)
+        .await?;
+    Ok(count)
+}
+
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("ishara_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        Ok(Self {
+            admin_url: admin_url.into(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute(&mut admin)
+            .await?;
+        Ok(())
+    }
+}
+
+/// User plus system CPU time of a process, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("stat format")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc_sysconf_clk_tck() };
+    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+}
+
+/// CLK_TCK is 100 on every Linux we run on; asking avoids assuming it.
+unsafe fn libc_sysconf_clk_tck() -> i64 {
+    unsafe extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_CLK_TCK: i32 = 2;
+    unsafe { sysconf(SC_CLK_TCK) }
+}
+
+fn status_kib(pid: u32, key: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+fn rss_mib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:").map(|kib| kib / 1024)
+}
+
+fn peak_rss_mib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib / 1024)
+}
