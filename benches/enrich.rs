@@ -35,7 +35,8 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
         Ok(Self {
             amqp_url: var(
                 "ISHARA_BENCH_AMQP_URL",
@@ -172,7 +173,10 @@ async fn worker_run(
     threads: usize,
 ) -> anyhow::Result<WorkerRun> {
     let database = FreshDatabase::create(&settings.database_url).await?;
-    let prefix = format!("bench_enrich_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let prefix = format!(
+        "bench_enrich_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     let queue = AmqpQueue::new(&settings.amqp_url, Names::new(&prefix, "reports"));
     queue.connect().await?;
     let payloads: Vec<Vec<u8>> = reports
@@ -247,12 +251,17 @@ struct FreshDatabase {
 
 impl FreshDatabase {
     async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let name = format!("ishara_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let name = format!(
+            "ishara_bench_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
         let mut admin = sqlx::PgConnection::connect(admin_url).await?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await?;
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
         Ok(Self {
             admin_url: admin_url.into(),
             url: format!("{base}/{name}"),
@@ -262,9 +271,12 @@ impl FreshDatabase {
 
     async fn drop(self) -> anyhow::Result<()> {
         let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
         Ok(())
     }
 }

@@ -355,7 +355,9 @@ impl Config {
             Env::prefixed("ISHARA_")
                 .filter(|key| {
                     let upper = format!("ISHARA_{}", key.as_str().to_ascii_uppercase());
-                    !NOT_KEYS.contains(&upper.as_str()) && !upper.starts_with("ISHARA_TEST_")
+                    !NOT_KEYS.contains(&upper.as_str())
+                        && !upper.starts_with("ISHARA_TEST_")
+                        && !upper.starts_with("ISHARA_BENCH_")
                 })
                 .split("__")
                 .map(|key| key.as_str().to_ascii_lowercase().into()),

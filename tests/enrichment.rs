@@ -46,7 +46,10 @@ async fn a_swahili_sms_from_a_kenyan_number_gets_its_language_and_county() {
     let place = &report["place"];
     assert_eq!(place["method"], "text", "{place:#}");
     assert_eq!(place["country"], "KE");
-    assert_eq!(place["admin1_code"], "KE.16", "Garissa county, despite the typo");
+    assert_eq!(
+        place["admin1_code"], "KE.16",
+        "Garissa county, despite the typo"
+    );
     assert_eq!(place["admin1_name"], "Garissa");
     assert_eq!(place["place_id"], 197745);
 }
@@ -226,7 +229,9 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
 async fn a_database_outage_holds_reports_until_it_is_back_and_stores_each_once() {
     let db = TestDatabase::create().await;
     let proxy = Proxy::start(amqp_target(&db.url)).await;
-    let through_proxy = db.url.replace(&amqp_target(&db.url), &proxy.addr.to_string());
+    let through_proxy = db
+        .url
+        .replace(&amqp_target(&db.url), &proxy.addr.to_string());
     let (d, _) = Deployed::start(Some(through_proxy)).await;
     // Migrated and listening; now the database goes away.
     proxy.cut();
