@@ -222,6 +222,26 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
         "{}",
         letters[0].reason
     );
+    // Operators see it over HTTP too, with the report and the reason.
+    let page: Value = d
+        .app
+        .client
+        .get(d.app.url("/v1/dead-letters"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let letter = &page["dead_letters"][0];
+    assert_eq!(letter["payload"]["source_id"], "nul-1", "{page:#}");
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("database refused")
+    );
     d.stop().await;
 }
 
@@ -250,4 +270,33 @@ async fn a_database_outage_holds_reports_until_it_is_back_and_stores_each_once()
         "an outage is not a reason to dead-letter"
     );
     d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_need_the_admin_token_and_a_sane_limit() {
+    let app = TestApp::embedded().await;
+    let url = app.url("/v1/dead-letters");
+    let anonymous = app.client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let bad_limit = app
+        .client
+        .get(format!("{url}?limit=0"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_limit.status(), 400);
+    let body: Value = bad_limit.json().await.unwrap();
+    assert_eq!(body["field"], "limit");
+    let empty: Value = app
+        .client
+        .get(&url)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty, json!({"dead_letters": []}));
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: gateway webhooks, the report feed and the read API.
 
 pub mod body;
+mod dead_letters;
 pub mod error;
 mod inbound;
 mod reports;
@@ -77,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(reports::create))
                 .route(web::get().to(reports::list)),
         )
+        .route("/v1/dead-letters", web::get().to(dead_letters::list))
         .default_service(web::to(not_found));
 }
 

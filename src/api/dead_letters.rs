@@ -1,0 +1,44 @@
+//! `GET /v1/dead-letters`: what the worker set aside and why, so that an
+//! operator sees it without a broker console.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ingest::InboundError;
+use crate::queue::DeadLetter;
+
+const MAX_LIMIT: usize = 500;
+
+#[derive(Deserialize)]
+pub struct Params {
+    limit: Option<String>,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    params: web::Query<Params>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.authorize(&req)?;
+    let limit = match params.limit.as_deref() {
+        None => 50,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| InboundError::invalid("limit", format!("expected 1 to {MAX_LIMIT}")))?,
+    };
+    let letters = state.queue.dead_letters(limit).await?;
+    let letters: Vec<Value> = letters.iter().map(describe).collect();
+    Ok(HttpResponse::Ok().json(json!({ "dead_letters": letters })))
+}
+
+/// A letter that is a report shows as one; anything else as text.
+fn describe(letter: &DeadLetter) -> Value {
+    let payload = serde_json::from_slice::<Value>(&letter.payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&letter.payload).into_owned()));
+    json!({ "reason": letter.reason, "payload": payload })
+}
