@@ -19,21 +19,28 @@ const LINK_DOMAINS: &[&str] = &[
 /// The words of `text` that carry language, joined by single spaces.
 pub fn language_text(text: &str) -> String {
     let tokens: Vec<&str> = text.split_whitespace().collect();
-    // In a text written mostly in lower case, an all-capitals word is an
-    // acronym or a code (WHO, CHOL, OK); in a text shouted in capitals it is
-    // just a word.
+    let has_digit = |i: usize| {
+        tokens
+            .get(i)
+            .is_some_and(|t| t.chars().any(char::is_numeric))
+    };
+    // A capitalised word next to a number is a code ("CHOL 3", "OK 3"),
+    // unless the whole text is shouted in capitals. Other acronyms stay:
+    // "UNCTAD" or "WHO" are how a language writes names, and lingua uses
+    // them.
     let shouted = is_shouted(&tokens);
     let mut kept = String::with_capacity(text.len());
-    for token in tokens {
+    for (i, token) in tokens.iter().enumerate() {
         if is_link_or_address(token) || token.starts_with(['#', '@']) {
             continue;
         }
-        if token.chars().any(|c| c.is_numeric()) {
+        if has_digit(i) {
             // Numbers, phone numbers and codes such as KE-46, REF123, 3pm.
             continue;
         }
         let word = letters_only(token);
-        if word.is_empty() || (!shouted && is_acronym(&word)) {
+        let code = !shouted && is_acronym(&word) && (has_digit(i + 1) || i > 0 && has_digit(i - 1));
+        if word.is_empty() || code {
             continue;
         }
         if !kept.is_empty() {
@@ -120,12 +127,16 @@ fn is_shouted(tokens: &[&str]) -> bool {
     if capital_words < 2 {
         return false;
     }
-    let (upper, lower) = tokens
-        .iter()
-        .flat_map(|t| t.chars())
-        .fold((0usize, 0usize), |(u, l), c| {
-            (u + usize::from(c.is_uppercase()), l + usize::from(c.is_lowercase()))
-        });
+    let (upper, lower) =
+        tokens
+            .iter()
+            .flat_map(|t| t.chars())
+            .fold((0usize, 0usize), |(u, l), c| {
+                (
+                    u + usize::from(c.is_uppercase()),
+                    l + usize::from(c.is_lowercase()),
+                )
+            });
     upper > lower
 }
 
@@ -138,6 +149,14 @@ mod tests {
         assert_eq!(
             language_text("CHOL 3 cases at https://x.co call +254712345678 😷"),
             "cases at call"
+        );
+    }
+
+    #[test]
+    fn acronyms_away_from_numbers_are_names_and_stay() {
+        assert_eq!(
+            language_text("WHO team reached ward 4 ZONE 7 today"),
+            "WHO team reached ward today"
         );
     }
 
@@ -196,10 +215,7 @@ mod tests {
 
     #[test]
     fn arabic_script_words_stay() {
-        assert_eq!(
-            language_text("المياه ترتفع 20 سم"),
-            "المياه ترتفع سم"
-        );
+        assert_eq!(language_text("المياه ترتفع 20 سم"), "المياه ترتفع سم");
     }
 
     #[test]

@@ -22,15 +22,16 @@ pub const DEFAULT_LANGUAGES: &[&str] =
     &["en", "fr", "es", "pt", "ar", "sw", "so", "hi", "id", "tl"];
 
 /// Fewer letters than this (after cleaning) is not enough to tell a
-/// language: "OK", "Hi", "ya". The shortest real word pairs in the
-/// evaluation data have 7 letters.
+/// language: "OK", "Hi", "ya". The shortest word pairs in the evaluation
+/// data have 8 letters, so real two-word messages stay well above it.
 pub const MIN_LETTERS: usize = 3;
 
-/// Below this confidence for the best language the answer is `und`. With
-/// ten languages an uninformed guess scores 0.1; real word pairs that
-/// lingua gets right score as low as 0.2, so the bar sits under them and
-/// only refuses texts lingua itself can hardly tell from noise.
-pub const MIN_CONFIDENCE: f64 = 0.15;
+/// Below this confidence for the best language the answer is `und`: twice
+/// what a blind guess among the ten default languages gets. Word pairs
+/// lingua gets right score from 0.217 up in the evaluation, so the bar only
+/// refuses texts lingua can hardly tell from noise; an `und` that replaced
+/// a right answer would cost more than the wrong answers it saves.
+pub const MIN_CONFIDENCE: f64 = 0.2;
 
 /// Languages whose confidence lies within this distance of the best are a
 /// near-tie, which the sender's country may break.
@@ -147,7 +148,10 @@ impl LanguageDetector {
     /// If `codes` holds no language (only [`parse_languages`] makes codes,
     /// and it never returns an empty list).
     pub fn new(codes: &[LanguageCode]) -> Self {
-        let languages: Vec<Language> = codes.iter().filter_map(|c| language_of(c.as_str())).collect();
+        let languages: Vec<Language> = codes
+            .iter()
+            .filter_map(|c| language_of(c.as_str()))
+            .collect();
         assert!(
             !languages.is_empty(),
             "a language detector needs at least one language"
@@ -160,7 +164,11 @@ impl LanguageDetector {
 
     /// The configured languages.
     pub fn languages(&self) -> Vec<LanguageCode> {
-        self.languages.iter().copied().map(LanguageCode::of).collect()
+        self.languages
+            .iter()
+            .copied()
+            .map(LanguageCode::of)
+            .collect()
     }
 
     /// The whole pipeline: clean, refuse too little language, ask lingua,
@@ -242,29 +250,47 @@ mod tests {
     #[test]
     fn sms_in_english_swahili_and_french_are_recognised() {
         assert_eq!(
-            code("Water is rising fast near the bridge, 3 families need help 🙏", None),
+            code(
+                "Water is rising fast near the bridge, 3 families need help 🙏",
+                None
+            ),
             "en"
         );
         assert_eq!(
-            code("Maji yamefika daraja la Garissa, watu 40 wanahitaji msaada", None),
+            code(
+                "Maji yamefika daraja la Garissa, watu 40 wanahitaji msaada",
+                None
+            ),
             "sw"
         );
         assert_eq!(
-            code("Cas de choléra à l'hôpital de Mopti, appelez le 223 7000 0000", None),
+            code(
+                "Cas de choléra à l'hôpital de Mopti, appelez le 223 7000 0000",
+                None
+            ),
             "fr"
         );
     }
 
     #[test]
     fn the_confidence_of_a_clear_answer_is_high() {
-        let guess = DETECTOR.detect("Wagonjwa watatu wa kipindupindu wamelazwa hospitalini leo", None);
+        let guess = DETECTOR.detect(
+            "Wagonjwa watatu wa kipindupindu wamelazwa hospitalini leo",
+            None,
+        );
         assert_eq!(guess.code.as_str(), "sw");
         assert!(guess.confidence > 0.5, "{guess:?}");
     }
 
     #[test]
     fn texts_without_language_are_undetermined() {
-        for text in ["OK 3", "https://x.co/a7Fq", "+254712345678 👍", "KE-46 REF123", ""] {
+        for text in [
+            "OK 3",
+            "https://x.co/a7Fq",
+            "+254712345678 👍",
+            "KE-46 REF123",
+            "",
+        ] {
             let guess = DETECTOR.detect(text, None);
             assert_eq!(guess, LanguageGuess::undetermined(), "{text:?}");
         }
@@ -273,14 +299,19 @@ mod tests {
     #[test]
     fn a_link_does_not_sway_the_language() {
         assert_eq!(
-            code("Angalia https://www.who.int/news/cholera-outbreak-update sasa hivi", None),
+            code(
+                "Angalia https://www.who.int/news/cholera-outbreak-update sasa hivi",
+                None
+            ),
             "sw"
         );
     }
 
     #[test]
     fn a_kenyan_sender_breaks_a_near_tie_toward_swahili() {
-        let text = "habari hotel";
+        // A Swahili word pair of the evaluation set that lingua puts behind
+        // Tagalog.
+        let text = "kibao track";
         let values = DETECTOR
             .lingua
             .compute_language_confidence_values(clean::language_text(text));
@@ -297,11 +328,17 @@ mod tests {
     #[test]
     fn a_sender_country_does_not_override_a_clear_answer() {
         assert_eq!(
-            code("The clinic has run out of oral rehydration salts", Some("KE")),
+            code(
+                "The clinic has run out of oral rehydration salts",
+                Some("KE")
+            ),
             "en"
         );
         assert_eq!(
-            code("Tafadhali tumeni chakula na maji kwa familia hizi", Some("FR")),
+            code(
+                "Tafadhali tumeni chakula na maji kwa familia hizi",
+                Some("FR")
+            ),
             "sw"
         );
     }
@@ -316,12 +353,18 @@ mod tests {
         let unknown = parse_languages(&strings(&["en", "xx"])).unwrap_err();
         assert!(matches!(&unknown, LanguageError::Unknown { code, .. } if code == "xx"));
         let message = unknown.to_string();
-        assert!(message.contains("\"xx\"") && message.contains("sw"), "{message}");
+        assert!(
+            message.contains("\"xx\"") && message.contains("sw"),
+            "{message}"
+        );
         assert_eq!(
             parse_languages(&strings(&["en", "fr", "en"])),
             Err(LanguageError::Duplicate("en".into()))
         );
-        assert!(matches!(parse_languages(&[]), Err(LanguageError::Empty { .. })));
+        assert!(matches!(
+            parse_languages(&[]),
+            Err(LanguageError::Empty { .. })
+        ));
     }
 
     #[test]
@@ -337,12 +380,17 @@ mod tests {
     fn one_configured_language_still_refuses_other_scripts() {
         let detector = LanguageDetector::new(&parse_languages(&strings(&["en"])).unwrap());
         assert_eq!(
-            detector.detect("The road to the camp is flooded", None).code.as_str(),
+            detector
+                .detect("The road to the camp is flooded", None)
+                .code
+                .as_str(),
             "en"
         );
-        assert!(detector
-            .detect("المياه ترتفع بسرعة في القرية", None)
-            .code
-            .is_undetermined());
+        assert!(
+            detector
+                .detect("المياه ترتفع بسرعة في القرية", None)
+                .code
+                .is_undetermined()
+        );
     }
 }

@@ -233,8 +233,14 @@ mod tests {
             pipeline_time: Duration::ZERO,
             resident_kib: None,
         };
-        assert_eq!(report.total("sentences"), row("all", "sentences", 15, 14, 1, 14));
-        assert_eq!(report.total("word pairs"), row("all", "word pairs", 10, 7, 2, 8));
+        assert_eq!(
+            report.total("sentences"),
+            row("all", "sentences", 15, 14, 1, 14)
+        );
+        assert_eq!(
+            report.total("word pairs"),
+            row("all", "word pairs", 10, 7, 2, 8)
+        );
     }
 
     #[test]
