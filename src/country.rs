@@ -71,6 +71,26 @@ struct Prefix {
     population: u64,
 }
 
+/// The most populous country whose first listed language is `language`
+/// (ISO 639-1): where a sender writing it most likely lives.
+pub fn most_populous_speaking(language: &str) -> Option<&'static Country> {
+    let iso = COUNTRY_INFO
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let population: u64 = cols.get(7)?.trim().parse().ok()?;
+            let first = cols.get(15)?.split([',', '-']).next()?;
+            first
+                .eq_ignore_ascii_case(language)
+                .then(|| (population, cols[0].trim()))
+        })
+        .filter(|(_, iso)| !FORMERLY_USED.contains(iso))
+        .max()?
+        .1;
+    by_iso(iso)
+}
+
 static PREFIXES: LazyLock<Vec<Prefix>> = LazyLock::new(|| prefixes(COUNTRY_INFO));
 
 /// Reads the phone column, which is `254`, `+1-876` or `+1-809 and 1-829`:
@@ -180,6 +200,15 @@ mod tests {
         assert_eq!(iso_of("+"), None);
         assert_eq!(iso_of("MPESA"), None);
         assert_eq!(iso_of("+0123"), None);
+    }
+
+    #[test]
+    fn a_language_is_placed_where_most_of_its_speakers_live() {
+        let iso = |code| most_populous_speaking(code).map(|c| c.iso.as_str());
+        assert_eq!(iso("sw"), Some("TZ"));
+        assert_eq!(iso("fr"), Some("CD"));
+        assert_eq!(iso("pt"), Some("BR"));
+        assert_eq!(iso("xx"), None);
     }
 
     #[test]

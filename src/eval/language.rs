@@ -28,6 +28,10 @@ pub struct Row {
     pub undetermined: usize,
     /// Right answers of [`LanguageDetector::detect_raw`].
     pub lingua: usize,
+    /// Right answers of the pipeline when the sender lives in the most
+    /// populous country whose first language is this one: what the
+    /// sender-country tie-break adds in the usual case.
+    pub with_sender: usize,
 }
 
 #[derive(Debug)]
@@ -56,12 +60,14 @@ impl Report {
             pipeline: 0,
             undetermined: 0,
             lingua: 0,
+            with_sender: 0,
         };
         for row in self.rows.iter().filter(|r| r.kind == kind) {
             total.samples += row.samples;
             total.pipeline += row.pipeline;
             total.undetermined += row.undetermined;
             total.lingua += row.lingua;
+            total.with_sender += row.with_sender;
         }
         total
     }
@@ -160,6 +166,7 @@ fn score(detector: &LanguageDetector, set: &Samples, timings: &mut Report) -> Ro
         pipeline: 0,
         undetermined: 0,
         lingua: 0,
+        with_sender: 0,
     };
     let started = Instant::now();
     let raw: Vec<_> = set.lines.iter().map(|l| detector.detect_raw(l)).collect();
@@ -174,14 +181,21 @@ fn score(detector: &LanguageDetector, set: &Samples, timings: &mut Report) -> Ro
     timings.pipeline_time += started.elapsed();
     row.pipeline = guesses.iter().filter(|g| g.code == *code).count();
     row.undetermined = guesses.iter().filter(|g| g.code.is_undetermined()).count();
+
+    let country = crate::country::most_populous_speaking(code.as_str());
+    row.with_sender = set
+        .lines
+        .iter()
+        .filter(|l| detector.detect(l, country).code == *code)
+        .count();
     row
 }
 
 fn print(report: &Report, languages: usize, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<8} {:<10} {:>7} {:>9} {:>5} {:>12}",
-        "language", "kind", "samples", "pipeline", "und", "lingua alone"
+        "{:<8} {:<10} {:>7} {:>9} {:>5} {:>12} {:>12}",
+        "language", "kind", "samples", "pipeline", "und", "lingua alone", "with sender"
     )?;
     let totals = KINDS.map(|(_, kind)| report.total(kind));
     for row in report.rows.iter().chain(totals.iter()) {
@@ -190,13 +204,14 @@ fn print(report: &Report, languages: usize, out: &mut impl Write) -> std::io::Re
         }
         writeln!(
             out,
-            "{:<8} {:<10} {:>7} {:>8.2}% {:>5} {:>11.2}%",
+            "{:<8} {:<10} {:>7} {:>8.2}% {:>5} {:>11.2}% {:>11.2}%",
             row.language,
             row.kind,
             row.samples,
             percent(row.pipeline, row.samples),
             row.undetermined,
             percent(row.lingua, row.samples),
+            percent(row.with_sender, row.samples),
         )?;
     }
     for code in &report.missing {
@@ -248,6 +263,7 @@ mod tests {
             pipeline,
             undetermined,
             lingua,
+            with_sender: pipeline + 1,
         };
         let report = Report {
             rows: vec![
