@@ -28,6 +28,21 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Measure accuracy on labelled data and print the figures.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Language detection on DIR/<code>.sentences.txt and
+    /// DIR/<code>.word-pairs.txt, the pipeline against lingua alone.
+    Language {
+        dir: PathBuf,
+        /// Comma-separated ISO 639-1 codes; defaults to language.languages.
+        #[arg(long, value_delimiter = ',')]
+        languages: Option<Vec<String>>,
+    },
 }
 
 #[actix_web::main]
@@ -54,6 +69,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "migrations applied to {}",
                 app::redact(&app::database_url(&config))
             );
+            return Ok(());
+        }
+        Command::Eval(EvalCommand::Language { dir, languages }) => {
+            let languages = languages.unwrap_or(config.language.languages);
+            ishara::eval::language::run(&dir, &languages, &mut std::io::stdout().lock())?;
             return Ok(());
         }
         Command::Serve => Role::Serve,

@@ -163,3 +163,55 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
     child.wait().unwrap();
     assert_eq!(listed, 1);
 }
+
+#[test]
+fn eval_language_scores_every_sample_of_every_language_found() {
+    let data = tempfile::tempdir().unwrap();
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/langid");
+    let out = ishara()
+        .args(["eval", "language", samples, "--languages", "en,fr,sw,es"])
+        .env("ISHARA_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples_of = |language: &str, kind: &str| -> Option<usize> {
+        stdout.lines().find_map(|line| {
+            let rest = line
+                .strip_prefix(language)?
+                .trim_start()
+                .strip_prefix(kind)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+    };
+    for language in ["en", "fr", "sw"] {
+        assert_eq!(samples_of(language, "sentences "), Some(20), "{stdout}");
+        assert_eq!(samples_of(language, "word pairs "), Some(20), "{stdout}");
+    }
+    assert_eq!(samples_of("all", "sentences "), Some(60), "{stdout}");
+    assert_eq!(samples_of("all", "word pairs "), Some(60), "{stdout}");
+    assert!(stdout.contains("no samples for es"), "{stdout}");
+}
+
+#[test]
+fn eval_language_names_an_unknown_language() {
+    let data = tempfile::tempdir().unwrap();
+    let out = ishara()
+        .args([
+            "eval",
+            "language",
+            "tests/data/langid",
+            "--languages",
+            "en,xx",
+        ])
+        .env("ISHARA_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"xx\""), "{stderr}");
+}
