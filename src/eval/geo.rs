@@ -1,1 +1,238 @@
-//! (being built)
+//! `ishara eval geo FILE`: admin-1 accuracy of place finding on labelled
+//! SMS, through the same [`Locator`] the worker uses.
+//!
+//! The file is tab-separated with a header line: `sender`, `text`,
+//! `expected_country`, `expected_admin1`, `expected_geonameid`. A row with
+//! an empty `expected_admin1` names no place: any place found in its text
+//! is a false positive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::config::GeoConfig;
+use crate::enrich::locate::{Locator, PlaceMethod};
+
+pub struct Row {
+    pub sender: String,
+    pub text: String,
+    pub expected_country: Option<String>,
+    pub expected_admin1: Option<String>,
+}
+
+pub fn parse(text: &str) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if n == 0 && line.starts_with("sender\t") || line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 4 {
+            anyhow::bail!("line {}: {} columns, expected at least 4", n + 1, cols.len());
+        }
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        rows.push(Row {
+            sender: cols[0].to_owned(),
+            text: cols[1].to_owned(),
+            expected_country: some(cols[2]),
+            expected_admin1: some(cols[3]),
+        });
+    }
+    Ok(rows)
+}
+
+#[derive(Default)]
+struct Tally {
+    rows: usize,
+    correct: usize,
+    wrong: usize,
+}
+
+impl Tally {
+    fn missed(&self) -> usize {
+        self.rows - self.correct - self.wrong
+    }
+}
+
+pub struct Report {
+    per_country: BTreeMap<String, Tally>,
+    negatives: usize,
+    false_positives: usize,
+    elapsed: Duration,
+}
+
+impl Report {
+    pub fn accuracy(&self) -> f64 {
+        let (rows, correct) = self
+            .per_country
+            .values()
+            .fold((0, 0), |(r, c), t| (r + t.rows, c + t.correct));
+        ratio(correct, rows)
+    }
+
+    pub fn false_positive_rate(&self) -> f64 {
+        ratio(self.false_positives, self.negatives)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "country  rows  admin1 correct  wrong  none")?;
+        let mut total = Tally::default();
+        for (country, t) in &self.per_country {
+            writeln!(
+                f,
+                "{country:<7} {:>5}  {:>6} {:>6.1}%  {:>5}  {:>4}",
+                t.rows,
+                t.correct,
+                100.0 * ratio(t.correct, t.rows),
+                t.wrong,
+                t.missed()
+            )?;
+            total.rows += t.rows;
+            total.correct += t.correct;
+            total.wrong += t.wrong;
+        }
+        writeln!(
+            f,
+            "overall {:>5}  {:>6} {:>6.1}%  {:>5}  {:>4}",
+            total.rows,
+            total.correct,
+            100.0 * self.accuracy(),
+            total.wrong,
+            total.missed()
+        )?;
+        writeln!(
+            f,
+            "no place named: {} rows, {} none ({:.1}%), {} false positives ({:.1}%)",
+            self.negatives,
+            self.negatives - self.false_positives,
+            100.0 * (1.0 - self.false_positive_rate()),
+            self.false_positives,
+            100.0 * self.false_positive_rate()
+        )?;
+        let n = total.rows + self.negatives;
+        writeln!(
+            f,
+            "{n} SMS in {:.3} s ({:.0} SMS/s, one thread)",
+            self.elapsed.as_secs_f64(),
+            n as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        )
+    }
+}
+
+/// Scores `rows` with `locator`; texts only, no coordinates.
+pub fn score(locator: &Locator, rows: &[Row]) -> Report {
+    let countries = CallingCodes::new();
+    let mut report = Report {
+        per_country: BTreeMap::new(),
+        negatives: 0,
+        false_positives: 0,
+        elapsed: Duration::ZERO,
+    };
+    let started = Instant::now();
+    for row in rows {
+        let sender_country = countries.of_number(&row.sender);
+        let guess = locator.locate(&row.text, None, sender_country);
+        let from_text = guess.method == PlaceMethod::Text;
+        match &row.expected_admin1 {
+            None => {
+                report.negatives += 1;
+                report.false_positives += usize::from(from_text);
+            }
+            Some(expected) => {
+                let country = row
+                    .expected_country
+                    .clone()
+                    .unwrap_or_else(|| expected.chars().take(2).collect());
+                let tally = report.per_country.entry(country).or_default();
+                tally.rows += 1;
+                if from_text && guess.admin1_code.as_deref() == Some(expected) {
+                    tally.correct += 1;
+                } else if from_text {
+                    tally.wrong += 1;
+                }
+            }
+        }
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+pub fn run(geo: &GeoConfig, data_dir: &Path, file: &Path) -> anyhow::Result<Report> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = parse(&text).with_context(|| format!("{}", file.display()))?;
+    let locator = Locator::from_config(geo, data_dir)?;
+    Ok(score(&locator, &rows))
+}
+
+/// The country of a phone number by its longest calling-code prefix.
+/// Local stand-in for `crate::country::of_number`; codes several
+/// countries share (`1`, `7`, `44`) say nothing.
+pub struct CallingCodes(HashMap<String, Option<String>>);
+
+impl CallingCodes {
+    pub fn new() -> Self {
+        let mut codes: HashMap<String, Option<String>> = HashMap::new();
+        let countries = crate::country::parse(include_str!("../../data/geonames/countryInfo.txt"));
+        for country in countries.into_values() {
+            if country.calling_code.is_empty() {
+                continue;
+            }
+            codes
+                .entry(country.calling_code)
+                .and_modify(|c| *c = None)
+                .or_insert(Some(country.iso));
+        }
+        Self(codes)
+    }
+
+    pub fn of_number<'a>(&'a self, number: &str) -> Option<&'a str> {
+        let digits: String = number
+            .trim_start_matches('+')
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .take(4)
+            .collect();
+        (1..=digits.len())
+            .rev()
+            .find_map(|n| self.0.get(&digits[..n]))
+            .and_then(|c| c.as_deref())
+    }
+}
+
+impl Default for CallingCodes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_map_to_countries_by_longest_calling_code() {
+        let codes = CallingCodes::new();
+        assert_eq!(codes.of_number("+254712345678"), Some("KE"));
+        assert_eq!(codes.of_number("+509 3712 3456"), Some("HT"));
+        assert_eq!(codes.of_number("+256772123456"), Some("UG"));
+        // Shared by the US, Canada and the Caribbean.
+        assert_eq!(codes.of_number("+12025550123"), None);
+    }
+
+    #[test]
+    fn rows_without_expected_region_are_negatives() {
+        let rows = parse("sender\ttext\texpected_country\texpected_admin1\texpected_geonameid\n+254700000000\thello\t\t\t\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].expected_admin1, None);
+    }
+}

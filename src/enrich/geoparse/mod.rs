@@ -1,0 +1,280 @@
+//! Place names in SMS text: every run of up to four words is looked up in
+//! an index of folded gazetteer names, longer ones also within one typo,
+//! and the candidates are weighed by how they were written and where the
+//! sender is.
+
+pub mod index;
+pub mod normalize;
+mod words;
+
+use std::sync::Arc;
+
+use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, letters};
+use normalize::{Case, Words};
+use words::CommonWords;
+
+use crate::enrich::gazetteer::{CountryCode, Gazetteer, Place};
+
+/// Longest place name looked up, in words ("Santa Rosa de Osos").
+const MAX_WORDS: usize = 4;
+/// Typos are looked for in runs of at most this many words.
+const MAX_FUZZY_WORDS: usize = 2;
+/// Below this a match is not trusted: no place is better than a wrong one.
+const MIN_CONFIDENCE: f64 = 0.55;
+
+/// A place named in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMatch {
+    /// Index in [`Gazetteer::places`].
+    pub place: usize,
+    /// The words that named it, folded.
+    pub words: String,
+    /// Found through a typo.
+    pub fuzzy: bool,
+    /// 0 to 1.
+    pub confidence: f64,
+}
+
+pub struct Geoparser {
+    gazetteer: Arc<Gazetteer>,
+    index: NameIndex,
+    common: CommonWords,
+    /// Countries of operation.
+    countries: Vec<CountryCode>,
+}
+
+/// What the text says about one word run, before looking at places.
+struct Run {
+    fuzzy: bool,
+    letters: usize,
+    /// All its words lower case in a text that uses capitals elsewhere.
+    lower_in_mixed: bool,
+    words: usize,
+}
+
+impl Geoparser {
+    /// `countries`: ISO alpha-2 codes of the countries of operation; codes
+    /// that are not two letters are ignored.
+    pub fn new(gazetteer: Arc<Gazetteer>, countries: &[String]) -> Self {
+        let index = NameIndex::new(&gazetteer);
+        Self {
+            gazetteer,
+            index,
+            common: CommonWords::embedded(),
+            countries: countries
+                .iter()
+                .filter_map(|c| CountryCode::parse(c))
+                .collect(),
+        }
+    }
+
+    pub fn gazetteer(&self) -> &Gazetteer {
+        &self.gazetteer
+    }
+
+    /// Distinct folded names indexed.
+    pub fn names(&self) -> usize {
+        self.index.keys()
+    }
+
+    /// The best-supported place named in `text`, if any is trusted.
+    /// `sender_country`: ISO alpha-2 of the sender's phone number.
+    pub fn find(&self, text: &str, sender_country: Option<&str>) -> Option<TextMatch> {
+        let words = Words::new(text);
+        let sender = sender_country.and_then(CountryCode::parse);
+        let mixed_case = {
+            let mut lower = false;
+            let mut upper = false;
+            for i in 0..words.len() {
+                match words.case(i) {
+                    Case::Lower => lower = true,
+                    Case::Capitalized | Case::Upper => upper = true,
+                    Case::Other => {}
+                }
+            }
+            lower && upper
+        };
+        let mut best: Option<TextMatch> = None;
+        let mut consider = |run: &Run, key: &str, postings: &[Posting]| {
+            for &posting in postings {
+                let place = &self.gazetteer.places()[posting.place()];
+                let Some(score) = self.score(run, posting, place, sender) else {
+                    continue;
+                };
+                let better = match &best {
+                    None => true,
+                    Some(b) => {
+                        score > b.confidence
+                            || (score == b.confidence
+                                && place.population
+                                    > self.gazetteer.places()[b.place].population)
+                    }
+                };
+                if better {
+                    best = Some(TextMatch {
+                        place: posting.place(),
+                        words: key.to_owned(),
+                        fuzzy: run.fuzzy,
+                        confidence: score,
+                    });
+                }
+            }
+        };
+        for start in 0..words.len() {
+            for len in 1..=MAX_WORDS.min(words.len() - start) {
+                let range = start..start + len;
+                let first_common = self.common.contains(words.word(start));
+                let last_common = self.common.contains(words.word(start + len - 1));
+                // "Mark my words": an ordinary word alone is no place.
+                if len == 1 && first_common {
+                    continue;
+                }
+                let key = words.slice(range.clone());
+                let letters = letters(key);
+                let mut run = Run {
+                    fuzzy: false,
+                    letters,
+                    lower_in_mixed: mixed_case && range.clone().all(|i| words.case(i) == Case::Lower),
+                    words: len,
+                };
+                let exact = self.index.exact(key);
+                if !exact.is_empty() {
+                    consider(&run, key, exact);
+                } else if len <= MAX_FUZZY_WORDS
+                    && letters >= FUZZY_MIN_LETTERS
+                    && !first_common
+                    && !last_common
+                {
+                    run.fuzzy = true;
+                    self.index
+                        .fuzzy(key, |name, postings| consider(&run, name, postings));
+                }
+            }
+        }
+        best.filter(|b| b.confidence >= MIN_CONFIDENCE)
+    }
+
+    /// How far a candidate is trusted, 0 to 1; none when it must not count.
+    fn score(
+        &self,
+        run: &Run,
+        posting: Posting,
+        place: &Place,
+        sender: Option<CountryCode>,
+    ) -> Option<f64> {
+        let mut score = match (run.fuzzy, posting.alternate()) {
+            (false, false) => 1.0,
+            (false, true) => 0.85,
+            (true, false) if place.population >= index::FUZZY_MIN_POPULATION => 0.8,
+            // Typos of alternate names, or of small places, find too much.
+            (true, _) => return None,
+        };
+        // The sender's own country first, then the countries of operation;
+        // a foreign town needs every other sign to be strong.
+        score *= if sender == Some(place.country) {
+            1.0
+        } else if self.countries.contains(&place.country) {
+            0.9
+        } else if sender.is_some() || !self.countries.is_empty() {
+            0.6
+        } else {
+            0.75
+        };
+        // Among namesakes the bigger town is the likelier one.
+        let magnitude = f64::from(place.population.max(1)).log10();
+        score *= 0.7 + 0.3 * (magnitude / 6.0).min(1.0);
+        score *= match run.letters {
+            0..=3 => 0.6,
+            4 => 0.8,
+            5 => 0.9,
+            _ => 1.0,
+        };
+        if run.lower_in_mixed {
+            score *= 0.85;
+        }
+        // A longer run that names a place is more specific than its parts.
+        score *= 1.0 + 0.03 * (run.words - 1) as f64;
+        Some(score.min(1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::gazetteer::fixture;
+
+    fn parser(countries: &[&str]) -> Geoparser {
+        let countries: Vec<String> = countries.iter().map(|c| c.to_string()).collect();
+        Geoparser::new(Arc::new(fixture::gazetteer()), &countries)
+    }
+
+    fn name(p: &Geoparser, text: &str, sender: Option<&str>) -> Option<String> {
+        p.find(text, sender)
+            .map(|m| format!("{} {}", p.gazetteer().places()[m.place].name, p.gazetteer().places()[m.place].country))
+    }
+
+    #[test]
+    fn names_are_found_in_any_case_and_without_accents() {
+        let p = parser(&[]);
+        let ke = Some("KE");
+        assert_eq!(name(&p, "floods in KISUMU now", ke).as_deref(), Some("Kisumu KE"));
+        assert_eq!(name(&p, "maji yamefika homa bay", ke).as_deref(), Some("Homa Bay KE"));
+        assert_eq!(name(&p, "we are in homabay", ke).as_deref(), Some("Homa Bay KE"));
+        assert_eq!(name(&p, "inondation a cap haitien", Some("HT")).as_deref(), Some("Cap-Haïtien HT"));
+    }
+
+    #[test]
+    fn one_typo_is_forgiven_in_longer_names_only() {
+        let p = parser(&[]);
+        let m = p.find("tuko garissza hakuna maji", Some("KE")).unwrap();
+        assert!(m.fuzzy);
+        assert_eq!(&*p.gazetteer().places()[m.place].name, "Garissa");
+        // "Gulu" with a typo is four letters: too short to guess.
+        assert_eq!(name(&p, "help at gulo", Some("UG")), None);
+    }
+
+    #[test]
+    fn ordinary_words_that_are_towns_are_not_places() {
+        let p = parser(&[]);
+        assert_eq!(name(&p, "Mark my words, the bar is closed", Some("BE")), None);
+        assert_eq!(name(&p, "Mark my words", None), None);
+        assert_eq!(name(&p, "the man at the bar", Some("ME")), None);
+    }
+
+    #[test]
+    fn the_sender_country_picks_among_namesakes() {
+        let p = parser(&[]);
+        assert_eq!(name(&p, "flooding in mbale", Some("KE")).as_deref(), Some("Mbale KE"));
+        assert_eq!(name(&p, "flooding in mbale", Some("UG")).as_deref(), Some("Mbale UG"));
+        // With nothing else to go on, the bigger one.
+        assert_eq!(name(&p, "flooding in mbale", None).as_deref(), Some("Mbale UG"));
+    }
+
+    #[test]
+    fn countries_of_operation_break_ties_without_a_sender() {
+        let p = parser(&["KE"]);
+        assert_eq!(name(&p, "flooding in Mbale", None).as_deref(), Some("Mbale KE"));
+    }
+
+    #[test]
+    fn population_picks_among_namesakes_of_one_country() {
+        let p = parser(&[]);
+        let m = p.find("curfew in aurangabad", Some("IN")).unwrap();
+        let place = &p.gazetteer().places()[m.place];
+        assert_eq!(place.admin1_code().as_deref(), Some("IN.16"));
+    }
+
+    #[test]
+    fn a_small_foreign_place_in_lower_case_is_not_trusted() {
+        let p = parser(&[]);
+        assert_eq!(name(&p, "Please send busia help", Some("HT")), None);
+        assert_eq!(name(&p, "Storm hits Port-au-Prince", Some("KE")).as_deref(), Some("Port-au-Prince HT"));
+    }
+
+    #[test]
+    fn text_without_places_gives_none() {
+        let p = parser(&[]);
+        assert_eq!(p.find("", Some("KE")), None);
+        assert_eq!(p.find("we need water and food please", Some("KE")), None);
+    }
+}
