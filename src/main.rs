@@ -59,7 +59,12 @@ enum GazetteerCommand {
 enum EvalCommand {
     /// Admin-1 accuracy of place finding on a TSV of labelled SMS
     /// (sender, text, expected_country, expected_admin1, expected_geonameid).
-    Geo { file: PathBuf },
+    Geo {
+        file: PathBuf,
+        /// Also list every wrong, missed and false-positive row.
+        #[arg(long)]
+        mistakes: bool,
+    },
 }
 
 #[actix_web::main]
@@ -89,8 +94,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Gazetteer(command) => return gazetteer(&config, command),
-        Command::Eval(EvalCommand::Geo { file }) => {
+        Command::Eval(EvalCommand::Geo { file, mistakes }) => {
             let report = ishara::eval::geo::run(&config.geo, &config.data_dir, &file)?;
+            if mistakes {
+                for line in &report.mistakes {
+                    println!("{line}");
+                }
+            }
             print!("{report}");
             return Ok(());
         }

@@ -62,6 +62,8 @@ pub struct Report {
     negatives: usize,
     false_positives: usize,
     elapsed: Duration,
+    /// One line per wrong, missed or false-positive row.
+    pub mistakes: Vec<String>,
 }
 
 impl Report {
@@ -136,16 +138,28 @@ pub fn score(locator: &Locator, rows: &[Row]) -> Report {
         negatives: 0,
         false_positives: 0,
         elapsed: Duration::ZERO,
+        mistakes: Vec::new(),
     };
     let started = Instant::now();
     for row in rows {
         let sender_country = countries.of_number(&row.sender);
         let guess = locator.locate(&row.text, None, sender_country);
         let from_text = guess.method == PlaceMethod::Text;
+        let found = || {
+            format!(
+                "{} {} {}",
+                guess.name.as_deref().unwrap_or("-"),
+                guess.admin1_code.as_deref().unwrap_or("-"),
+                guess.confidence
+            )
+        };
         match &row.expected_admin1 {
             None => {
                 report.negatives += 1;
                 report.false_positives += usize::from(from_text);
+                if from_text {
+                    report.mistakes.push(format!("false positive\t{}\t{}", row.text, found()));
+                }
             }
             Some(expected) => {
                 let country = row
@@ -156,8 +170,12 @@ pub fn score(locator: &Locator, rows: &[Row]) -> Report {
                 tally.rows += 1;
                 if from_text && guess.admin1_code.as_deref() == Some(expected) {
                     tally.correct += 1;
-                } else if from_text {
-                    tally.wrong += 1;
+                } else {
+                    tally.wrong += usize::from(from_text);
+                    let kind = if from_text { "wrong" } else { "missed" };
+                    report
+                        .mistakes
+                        .push(format!("{kind} {expected}\t{}\t{}", row.text, found()));
                 }
             }
         }

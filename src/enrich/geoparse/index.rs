@@ -100,7 +100,7 @@ impl NameIndex {
     /// Calls `found` with each indexed name one typo away from `key`
     /// (already folded, at least [`FUZZY_MIN_LETTERS`] letters), and its
     /// places.
-    pub fn fuzzy(&self, key: &str, mut found: impl FnMut(&str, &[Posting])) {
+    pub fn fuzzy<'a>(&'a self, key: &str, mut found: impl FnMut(&'a str, &'a [Posting])) {
         self.fuzzy.near(key, |name| found(name, self.exact(name)));
     }
 
@@ -126,12 +126,13 @@ struct DeletionIndex {
 
 impl DeletionIndex {
     fn new(keys: Vec<Box<str>>) -> Self {
-        let state = FixedState::default();
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(keys.len() * 10);
-        let mut buf = String::new();
+        let mut scratch = Variants::default();
         for (id, key) in keys.iter().enumerate() {
             let start = pairs.len();
-            for_each_variant(key, &mut buf, |v| pairs.push((hash(&state, v), id as u32)));
+            for &h in scratch.of(key) {
+                pairs.push((h, id as u32));
+            }
             // Doubled letters give the same deletion twice.
             pairs[start..].sort_unstable();
             let mut kept = start;
@@ -144,7 +145,7 @@ impl DeletionIndex {
             pairs.truncate(kept);
         }
         pairs.sort_unstable();
-        let mut variants = HashMap::with_capacity_and_hasher(pairs.len(), state);
+        let mut variants = HashMap::with_capacity_and_hasher(pairs.len(), FixedState::default());
         let mut key_ids = Vec::with_capacity(pairs.len());
         let mut i = 0;
         while i < pairs.len() {
@@ -163,15 +164,14 @@ impl DeletionIndex {
         }
     }
 
-    fn near(&self, query: &str, mut found: impl FnMut(&str)) {
-        let state = FixedState::default();
-        let mut buf = String::new();
+    fn near<'a>(&'a self, query: &str, mut found: impl FnMut(&'a str)) {
         // A name reached through several variants is reported once.
         let mut seen: [u32; 8] = [u32::MAX; 8];
         let mut seen_len = 0;
-        for_each_variant(query, &mut buf, |v| {
-            let Some(&(start, end)) = self.variants.get(&hash(&state, v)) else {
-                return;
+        let mut scratch = Variants::default();
+        for h in scratch.of(query) {
+            let Some(&(start, end)) = self.variants.get(h) else {
+                continue;
             };
             for &id in &self.key_ids[start as usize..end as usize] {
                 if seen[..seen_len].contains(&id) {
@@ -186,23 +186,50 @@ impl DeletionIndex {
                     found(key);
                 }
             }
-        });
+        }
     }
 }
 
-fn hash(state: &FixedState, s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    state.hash_one(s)
+/// Hashes of a string and of each of its one-deletion variants.
+#[derive(Default)]
+struct Variants {
+    chars: Vec<u64>,
+    powers: Vec<u64>,
+    suffix: Vec<u64>,
+    hashes: Vec<u64>,
 }
 
-/// `key` itself, then `key` without each of its characters in turn.
-fn for_each_variant(key: &str, buf: &mut String, mut f: impl FnMut(&str)) {
-    f(key);
-    for (at, c) in key.char_indices() {
-        buf.clear();
-        buf.push_str(&key[..at]);
-        buf.push_str(&key[at + c.len_utf8()..]);
-        f(buf);
+impl Variants {
+    /// A polynomial hash gives every deletion's hash from prefix and
+    /// suffix hashes in constant time, where copying and hashing each
+    /// variant would cost its length: this is most of a typo lookup.
+    fn of(&mut self, s: &str) -> &[u64] {
+        const BASE: u64 = 0x0100_0000_01b3;
+        self.chars.clear();
+        self.chars.extend(s.chars().map(|c| u64::from(c) + 1));
+        let n = self.chars.len();
+        self.powers.clear();
+        self.powers.push(1);
+        for i in 1..n {
+            self.powers.push(self.powers[i - 1].wrapping_mul(BASE));
+        }
+        // suffix[i]: chars i.. with the exponents they have in the whole.
+        self.suffix.clear();
+        self.suffix.resize(n + 1, 0);
+        for i in (0..n).rev() {
+            self.suffix[i] = self.suffix[i + 1].wrapping_add(self.chars[i].wrapping_mul(self.powers[n - 1 - i]));
+        }
+        self.hashes.clear();
+        self.hashes.push(self.suffix[0]);
+        let mut prefix = 0u64;
+        for i in 0..n {
+            let deleted = prefix.wrapping_mul(self.powers[n - 1 - i]).wrapping_add(self.suffix[i + 1]);
+            self.hashes.push(deleted ^ ((n as u64 - 1) << 56));
+            prefix = prefix.wrapping_mul(BASE).wrapping_add(self.chars[i]);
+        }
+        // The length in the top bits keeps strings of different lengths apart.
+        self.hashes[0] ^= (n as u64) << 56;
+        &self.hashes
     }
 }
 

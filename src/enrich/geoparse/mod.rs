@@ -7,6 +7,7 @@ pub mod index;
 pub mod normalize;
 mod words;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, letters};
@@ -15,10 +16,10 @@ use words::CommonWords;
 
 use crate::enrich::gazetteer::{CountryCode, Gazetteer, Place};
 
-/// Longest place name looked up, in words ("Santa Rosa de Osos").
-const MAX_WORDS: usize = 4;
+/// Longest place name looked up, in words ("Chak One Hundred Nine Left").
+const MAX_WORDS: usize = 6;
 /// Typos are looked for in runs of at most this many words.
-const MAX_FUZZY_WORDS: usize = 2;
+const MAX_FUZZY_WORDS: usize = 3;
 /// Below this a match is not trusted: no place is better than a wrong one.
 const MIN_CONFIDENCE: f64 = 0.55;
 
@@ -41,6 +42,14 @@ pub struct Geoparser {
     common: CommonWords,
     /// Countries of operation.
     countries: Vec<CountryCode>,
+}
+
+/// A [`TextMatch`] while the text is being read.
+struct Candidate<'t> {
+    place: usize,
+    words: &'t str,
+    fuzzy: bool,
+    confidence: f64,
 }
 
 /// What the text says about one word run, before looking at places.
@@ -94,39 +103,36 @@ impl Geoparser {
             }
             lower && upper
         };
-        let mut best: Option<TextMatch> = None;
-        let mut consider = |run: &Run, key: &str, postings: &[Posting]| {
+        // The best place of each word run that names one.
+        let mut found: Vec<(Range<usize>, Candidate)> = Vec::new();
+        let mut consider = |range: &Range<usize>, run: &Run, key, postings: &[Posting]| {
             for &posting in postings {
                 let place = &self.gazetteer.places()[posting.place()];
                 let Some(score) = self.score(run, posting, place, sender) else {
                     continue;
                 };
-                let better = match &best {
-                    None => true,
-                    Some(b) => {
-                        score > b.confidence
-                            || (score == b.confidence
-                                && place.population
-                                    > self.gazetteer.places()[b.place].population)
-                    }
+                let candidate = Candidate {
+                    place: posting.place(),
+                    words: key,
+                    fuzzy: run.fuzzy,
+                    confidence: score,
                 };
-                if better {
-                    best = Some(TextMatch {
-                        place: posting.place(),
-                        words: key.to_owned(),
-                        fuzzy: run.fuzzy,
-                        confidence: score,
-                    });
+                match found.last_mut() {
+                    Some((r, best)) if r == range => {
+                        if self.better(&candidate, best) {
+                            *best = candidate;
+                        }
+                    }
+                    _ => found.push((range.clone(), candidate)),
                 }
             }
         };
         for start in 0..words.len() {
             for len in 1..=MAX_WORDS.min(words.len() - start) {
                 let range = start..start + len;
-                let first_common = self.common.contains(words.word(start));
-                let last_common = self.common.contains(words.word(start + len - 1));
-                // "Mark my words": an ordinary word alone is no place.
-                if len == 1 && first_common {
+                let all_common = range.clone().all(|i| self.common.contains(words.word(i)));
+                // "Mark my words": ordinary words alone are no place.
+                if all_common {
                     continue;
                 }
                 let key = words.slice(range.clone());
@@ -139,19 +145,43 @@ impl Geoparser {
                 };
                 let exact = self.index.exact(key);
                 if !exact.is_empty() {
-                    consider(&run, key, exact);
-                } else if len <= MAX_FUZZY_WORDS
-                    && letters >= FUZZY_MIN_LETTERS
-                    && !first_common
-                    && !last_common
-                {
+                    consider(&range, &run, key, exact);
+                } else if len <= MAX_FUZZY_WORDS && letters >= FUZZY_MIN_LETTERS {
                     run.fuzzy = true;
                     self.index
-                        .fuzzy(key, |name, postings| consider(&run, name, postings));
+                        .fuzzy(key, |name, postings| consider(&range, &run, name, postings));
                 }
             }
         }
-        best.filter(|b| b.confidence >= MIN_CONFIDENCE)
+        let (range, best) = found
+            .iter()
+            .filter(|(_, m)| m.confidence >= MIN_CONFIDENCE)
+            .max_by(|a, b| if self.better(&a.1, &b.1) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less })?;
+        // "Katsina-Ala" is not Katsina: a trusted longer name around the
+        // best one is the more specific reading.
+        let longest = found
+            .iter()
+            .filter(|(r, m)| {
+                m.confidence >= MIN_CONFIDENCE
+                    && r.start <= range.start
+                    && r.end >= range.end
+                    && r.len() > range.len()
+            })
+            .max_by_key(|(r, _)| r.len());
+        let chosen = longest.map_or(best, |(_, m)| m);
+        Some(TextMatch {
+            place: chosen.place,
+            words: chosen.words.to_owned(),
+            fuzzy: chosen.fuzzy,
+            confidence: chosen.confidence,
+        })
+    }
+
+    fn better(&self, a: &Candidate, b: &Candidate) -> bool {
+        a.confidence > b.confidence
+            || (a.confidence == b.confidence
+                && self.gazetteer.places()[a.place].population
+                    > self.gazetteer.places()[b.place].population)
     }
 
     /// How far a candidate is trusted, 0 to 1; none when it must not count.
@@ -184,7 +214,7 @@ impl Geoparser {
         let magnitude = f64::from(place.population.max(1)).log10();
         score *= 0.7 + 0.3 * (magnitude / 6.0).min(1.0);
         score *= match run.letters {
-            0..=3 => 0.6,
+            0..=3 => 0.65,
             4 => 0.8,
             5 => 0.9,
             _ => 1.0,
