@@ -20,6 +20,9 @@ use crate::enrich::gazetteer::{CountryCode, Gazetteer, Place};
 const MAX_WORDS: usize = 6;
 /// Typos are looked for in runs of at most this many words.
 const MAX_FUZZY_WORDS: usize = 3;
+/// A longer name around the best match wins if it is at least this
+/// fraction as trusted.
+const LONGER_NAME_MIN_RATIO: f64 = 0.75;
 /// Below this a match is not trusted: no place is better than a wrong one.
 const MIN_CONFIDENCE: f64 = 0.55;
 
@@ -157,12 +160,13 @@ impl Geoparser {
             .iter()
             .filter(|(_, m)| m.confidence >= MIN_CONFIDENCE)
             .max_by(|a, b| if self.better(&a.1, &b.1) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less })?;
-        // "Katsina-Ala" is not Katsina: a trusted longer name around the
-        // best one is the more specific reading.
+        // "Katsina-Ala" is not Katsina: a longer name around the best one
+        // is the more specific reading, unless it is much weaker ("de la
+        // Paz" abroad around "La Paz" at home).
         let longest = found
             .iter()
             .filter(|(r, m)| {
-                m.confidence >= MIN_CONFIDENCE
+                m.confidence >= MIN_CONFIDENCE.max(best.confidence * LONGER_NAME_MIN_RATIO)
                     && r.start <= range.start
                     && r.end >= range.end
                     && r.len() > range.len()
