@@ -121,7 +121,11 @@ fn gazetteer(config: &Config, command: GazetteerCommand) -> anyhow::Result<()> {
     use ishara::enrich::gazetteer::import;
     match command {
         GazetteerCommand::Import { files } => {
-            let dir = config.geo.gazetteer.clone().unwrap_or_else(|| config.data_dir.join("gazetteer"));
+            let dir = config
+                .geo
+                .gazetteer
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("gazetteer"));
             for done in import::import(&files, &dir)? {
                 println!(
                     "{}: {} kept, {} other features skipped, {} bad rows",

@@ -59,7 +59,8 @@ impl Boundaries {
 
     /// A FeatureCollection of Polygon or MultiPolygon features.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let collection: FeatureCollection = text.parse().context("not a GeoJSON FeatureCollection")?;
+        let collection: FeatureCollection =
+            text.parse().context("not a GeoJSON FeatureCollection")?;
         let mut shapes = Vec::new();
         for (i, feature) in collection.features.into_iter().enumerate() {
             shapes.push(shape(feature).with_context(|| format!("feature {i}"))?);
@@ -126,9 +127,8 @@ fn shape(feature: Feature) -> anyhow::Result<Shape> {
                 .map(str::to_owned)
         })
     };
-    let code = text(CODE_PROPERTIES).with_context(|| {
-        format!("no region code (one of {})", CODE_PROPERTIES.join(", "))
-    })?;
+    let code = text(CODE_PROPERTIES)
+        .with_context(|| format!("no region code (one of {})", CODE_PROPERTIES.join(", ")))?;
     let name = text(NAME_PROPERTIES).unwrap_or_else(|| code.clone());
     let country = text(COUNTRY_PROPERTIES)
         .filter(|c| c.len() == 2)

@@ -167,7 +167,9 @@ impl Locator {
         let region = self.boundaries.as_ref().and_then(|b| b.region_at(at));
         let mut guess = match (region, near_place) {
             (Some(region), place) => {
-                let mut guess = place.map(|(p, _)| self.guess_at_place(p)).unwrap_or_else(PlaceGuess::none);
+                let mut guess = place
+                    .map(|(p, _)| self.guess_at_place(p))
+                    .unwrap_or_else(PlaceGuess::none);
                 guess.admin1_code = Some(
                     self.geonames_codes
                         .get(&region.code)
@@ -233,8 +235,18 @@ fn geonames_code(gazetteer: &Gazetteer, region: &Region) -> Option<String> {
 
 fn core_name(name: &str) -> String {
     const GENERIC: &[&str] = &[
-        "county", "city", "area", "region", "province", "state", "district", "department",
-        "governorate", "division", "municipality", "of",
+        "county",
+        "city",
+        "area",
+        "region",
+        "province",
+        "state",
+        "district",
+        "department",
+        "governorate",
+        "division",
+        "municipality",
+        "of",
     ];
     fold(name)
         .split(' ')

@@ -31,7 +31,11 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<Row>> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 4 {
-            anyhow::bail!("line {}: {} columns, expected at least 4", n + 1, cols.len());
+            anyhow::bail!(
+                "line {}: {} columns, expected at least 4",
+                n + 1,
+                cols.len()
+            );
         }
         let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         rows.push(Row {
@@ -158,7 +162,9 @@ pub fn score(locator: &Locator, rows: &[Row]) -> Report {
                 report.negatives += 1;
                 report.false_positives += usize::from(from_text);
                 if from_text {
-                    report.mistakes.push(format!("false positive\t{}\t{}", row.text, found()));
+                    report
+                        .mistakes
+                        .push(format!("false positive\t{}\t{}", row.text, found()));
                 }
             }
             Some(expected) => {

@@ -57,19 +57,32 @@ impl<'a> Row<'a> {
     /// Builds the place, keeping only the alternate names geoparsing uses.
     pub fn place(&self) -> Result<Place, RowError> {
         let c = &self.cols;
-        let id = c[col::ID].parse().map_err(|_| RowError::Field("geonameid"))?;
-        let lat: f32 = c[col::LAT].parse().map_err(|_| RowError::Field("latitude"))?;
-        let lon: f32 = c[col::LON].parse().map_err(|_| RowError::Field("longitude"))?;
+        let id = c[col::ID]
+            .parse()
+            .map_err(|_| RowError::Field("geonameid"))?;
+        let lat: f32 = c[col::LAT]
+            .parse()
+            .map_err(|_| RowError::Field("latitude"))?;
+        let lon: f32 = c[col::LON]
+            .parse()
+            .map_err(|_| RowError::Field("longitude"))?;
         let country = CountryCode::parse(c[col::COUNTRY]).ok_or(RowError::Field("country"))?;
         let population = if c[col::POPULATION].is_empty() {
             0
         } else {
             // A malformed population counts as unknown rather than losing
             // the place.
-            c[col::POPULATION].parse::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32
+            c[col::POPULATION]
+                .parse::<u64>()
+                .unwrap_or(0)
+                .min(u32::MAX as u64) as u32
         };
         let name = c[col::NAME];
-        let ascii = if c[col::ASCII].is_empty() { name } else { c[col::ASCII] };
+        let ascii = if c[col::ASCII].is_empty() {
+            name
+        } else {
+            c[col::ASCII]
+        };
         Ok(Place {
             id,
             name: name.into(),
@@ -112,11 +125,15 @@ pub fn useful_alternates(name: &str, ascii: &str, alternates: &str) -> String {
         let letters = alt.chars().filter(|c| c.is_alphabetic()).count();
         if letters < 3
             || alt.chars().any(|c| c.is_ascii_digit())
-            || !alt.chars().all(|c| !c.is_alphabetic() || is_latin(c) || is_arabic(c))
+            || !alt
+                .chars()
+                .all(|c| !c.is_alphabetic() || is_latin(c) || is_arabic(c))
         {
             continue;
         }
-        let ascii_lower = alt.chars().all(|c| !c.is_alphabetic() || c.is_ascii_lowercase());
+        let ascii_lower = alt
+            .chars()
+            .all(|c| !c.is_alphabetic() || c.is_ascii_lowercase());
         let code_like = letters <= 4 && alt.chars().all(|c| !c.is_alphabetic() || c.is_uppercase());
         if ascii_lower || code_like {
             continue;

@@ -1,7 +1,7 @@
 //! The gazetteer place nearest to a point, for coordinates when no
 //! boundary polygons are loaded.
 
-use rstar::{PointDistance, RTree, RTreeObject, AABB};
+use rstar::{AABB, PointDistance, RTree, RTreeObject};
 
 use super::Gazetteer;
 

@@ -217,13 +217,16 @@ impl Variants {
         self.suffix.clear();
         self.suffix.resize(n + 1, 0);
         for i in (0..n).rev() {
-            self.suffix[i] = self.suffix[i + 1].wrapping_add(self.chars[i].wrapping_mul(self.powers[n - 1 - i]));
+            self.suffix[i] =
+                self.suffix[i + 1].wrapping_add(self.chars[i].wrapping_mul(self.powers[n - 1 - i]));
         }
         self.hashes.clear();
         self.hashes.push(self.suffix[0]);
         let mut prefix = 0u64;
         for i in 0..n {
-            let deleted = prefix.wrapping_mul(self.powers[n - 1 - i]).wrapping_add(self.suffix[i + 1]);
+            let deleted = prefix
+                .wrapping_mul(self.powers[n - 1 - i])
+                .wrapping_add(self.suffix[i + 1]);
             self.hashes.push(deleted ^ ((n as u64 - 1) << 56));
             prefix = prefix.wrapping_mul(BASE).wrapping_add(self.chars[i]);
         }

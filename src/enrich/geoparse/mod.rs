@@ -143,7 +143,8 @@ impl Geoparser {
                 let mut run = Run {
                     fuzzy: false,
                     letters,
-                    lower_in_mixed: mixed_case && range.clone().all(|i| words.case(i) == Case::Lower),
+                    lower_in_mixed: mixed_case
+                        && range.clone().all(|i| words.case(i) == Case::Lower),
                     words: len,
                 };
                 let exact = self.index.exact(key);
@@ -159,7 +160,13 @@ impl Geoparser {
         let (range, best) = found
             .iter()
             .filter(|(_, m)| m.confidence >= MIN_CONFIDENCE)
-            .max_by(|a, b| if self.better(&a.1, &b.1) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less })?;
+            .max_by(|a, b| {
+                if self.better(&a.1, &b.1) {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                }
+            })?;
         // "Katsina-Ala" is not Katsina: a longer name around the best one
         // is the more specific reading, unless it is much weaker ("de la
         // Paz" abroad around "La Paz" at home).
@@ -243,18 +250,35 @@ mod tests {
     }
 
     fn name(p: &Geoparser, text: &str, sender: Option<&str>) -> Option<String> {
-        p.find(text, sender)
-            .map(|m| format!("{} {}", p.gazetteer().places()[m.place].name, p.gazetteer().places()[m.place].country))
+        p.find(text, sender).map(|m| {
+            format!(
+                "{} {}",
+                p.gazetteer().places()[m.place].name,
+                p.gazetteer().places()[m.place].country
+            )
+        })
     }
 
     #[test]
     fn names_are_found_in_any_case_and_without_accents() {
         let p = parser(&[]);
         let ke = Some("KE");
-        assert_eq!(name(&p, "floods in KISUMU now", ke).as_deref(), Some("Kisumu KE"));
-        assert_eq!(name(&p, "maji yamefika homa bay", ke).as_deref(), Some("Homa Bay KE"));
-        assert_eq!(name(&p, "we are in homabay", ke).as_deref(), Some("Homa Bay KE"));
-        assert_eq!(name(&p, "inondation a cap haitien", Some("HT")).as_deref(), Some("Cap-Haïtien HT"));
+        assert_eq!(
+            name(&p, "floods in KISUMU now", ke).as_deref(),
+            Some("Kisumu KE")
+        );
+        assert_eq!(
+            name(&p, "maji yamefika homa bay", ke).as_deref(),
+            Some("Homa Bay KE")
+        );
+        assert_eq!(
+            name(&p, "we are in homabay", ke).as_deref(),
+            Some("Homa Bay KE")
+        );
+        assert_eq!(
+            name(&p, "inondation a cap haitien", Some("HT")).as_deref(),
+            Some("Cap-Haïtien HT")
+        );
     }
 
     #[test]
@@ -270,7 +294,10 @@ mod tests {
     #[test]
     fn ordinary_words_that_are_towns_are_not_places() {
         let p = parser(&[]);
-        assert_eq!(name(&p, "Mark my words, the bar is closed", Some("BE")), None);
+        assert_eq!(
+            name(&p, "Mark my words, the bar is closed", Some("BE")),
+            None
+        );
         assert_eq!(name(&p, "Mark my words", None), None);
         assert_eq!(name(&p, "the man at the bar", Some("ME")), None);
     }
@@ -278,16 +305,28 @@ mod tests {
     #[test]
     fn the_sender_country_picks_among_namesakes() {
         let p = parser(&[]);
-        assert_eq!(name(&p, "flooding in mbale", Some("KE")).as_deref(), Some("Mbale KE"));
-        assert_eq!(name(&p, "flooding in mbale", Some("UG")).as_deref(), Some("Mbale UG"));
+        assert_eq!(
+            name(&p, "flooding in mbale", Some("KE")).as_deref(),
+            Some("Mbale KE")
+        );
+        assert_eq!(
+            name(&p, "flooding in mbale", Some("UG")).as_deref(),
+            Some("Mbale UG")
+        );
         // With nothing else to go on, the bigger one.
-        assert_eq!(name(&p, "flooding in mbale", None).as_deref(), Some("Mbale UG"));
+        assert_eq!(
+            name(&p, "flooding in mbale", None).as_deref(),
+            Some("Mbale UG")
+        );
     }
 
     #[test]
     fn countries_of_operation_break_ties_without_a_sender() {
         let p = parser(&["KE"]);
-        assert_eq!(name(&p, "flooding in Mbale", None).as_deref(), Some("Mbale KE"));
+        assert_eq!(
+            name(&p, "flooding in Mbale", None).as_deref(),
+            Some("Mbale KE")
+        );
     }
 
     #[test]
@@ -302,7 +341,10 @@ mod tests {
     fn a_small_foreign_place_in_lower_case_is_not_trusted() {
         let p = parser(&[]);
         assert_eq!(name(&p, "Please send busia help", Some("HT")), None);
-        assert_eq!(name(&p, "Storm hits Port-au-Prince", Some("KE")).as_deref(), Some("Port-au-Prince HT"));
+        assert_eq!(
+            name(&p, "Storm hits Port-au-Prince", Some("KE")).as_deref(),
+            Some("Port-au-Prince HT")
+        );
     }
 
     #[test]
