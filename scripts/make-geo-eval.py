@@ -11,6 +11,8 @@ identification corpus) and ordinary words that are also town names.
 Deterministic (fixed seed); Python 3.11 standard library only.
 
     python3 scripts/make-geo-eval.py /work/shared/data > eval/geo-sms.tsv
+
+An optional second argument changes the seed, for a held-out set.
 """
 
 import random
@@ -257,7 +259,7 @@ def sender(rng, country):
 
 def main():
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data")
-    rng = random.Random(SEED)
+    rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else SEED)
     towns = {c: [] for c in COUNTRIES}
     with open(data / "geonames" / "cities1000.txt", encoding="utf-8") as f:
         for line in f:

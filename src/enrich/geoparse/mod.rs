@@ -150,7 +150,9 @@ impl Geoparser {
                 let exact = self.index.exact(key);
                 if !exact.is_empty() {
                     consider(&range, &run, key, exact);
-                } else if len <= MAX_FUZZY_WORDS && letters >= FUZZY_MIN_LETTERS {
+                } else if len <= MAX_FUZZY_WORDS && letters + 1 >= FUZZY_MIN_LETTERS {
+                    // One letter short of a long name is one typo too
+                    // ("Kilif" for Kilifi); the index holds long names only.
                     run.fuzzy = true;
                     self.index
                         .fuzzy(key, |name, postings| consider(&range, &run, name, postings));
@@ -344,6 +346,15 @@ mod tests {
         assert_eq!(
             name(&p, "Storm hits Port-au-Prince", Some("KE")).as_deref(),
             Some("Port-au-Prince HT")
+        );
+    }
+
+    #[test]
+    fn arabic_script_names_are_found_through_alternate_names() {
+        let p = parser(&[]);
+        assert_eq!(
+            name(&p, "فيضانات في نيروبي", Some("KE")).as_deref(),
+            Some("Nairobi KE")
         );
     }
 
