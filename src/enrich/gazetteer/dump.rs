@@ -106,11 +106,7 @@ impl<'a> Row<'a> {
 /// `admin1CodesASCII.txt`) are left out: a report about "the river" must
 /// not land on a stream named River.
 pub fn is_kept(row: &Row) -> bool {
-    row.feature_class() == "P"
-        && !matches!(
-            row.feature_code(),
-            "PPLH" | "PPLQ" | "PPLW" | "PPLCH" | "PPLF"
-        )
+    row.feature_class() == "P" && !matches!(row.feature_code(), "PPLH" | "PPLQ" | "PPLW" | "PPLCH")
 }
 
 /// Alternate names in Latin or Arabic script that differ from the main
