@@ -117,12 +117,14 @@ pub struct GeoConfig {
     #[serde(default, deserialize_with = "lenient::list")]
     pub countries: Vec<String>,
     /// A directory of GeoNames dump files (`ishara gazetteer import` fills
-    /// `data_dir/gazetteer`); unset means that one if present, else the
-    /// embedded extract.
+    /// it); unset means `data_dir/gazetteer` if present. Its place files
+    /// replace the embedded extract's places of the countries they cover.
     #[serde(default)]
     pub gazetteer: Option<PathBuf>,
-    /// GeoJSON files of admin boundaries; coordinates resolve by polygon
-    /// when any are loaded.
+    /// GeoJSON files of admin boundaries (FeatureCollections of Polygon or
+    /// MultiPolygon, region code in `shapeISO` or `admin1_code`, name in
+    /// `shapeName` or `admin1_name`: see docs/geo.md); coordinates resolve
+    /// by polygon when any are loaded.
     #[serde(default, deserialize_with = "lenient::list")]
     pub boundaries: Vec<String>,
 }

@@ -28,9 +28,31 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage the gazetteer of place names.
+    #[command(subcommand)]
+    Gazetteer(GazetteerCommand),
     /// Measure accuracy on labelled data and print the figures.
     #[command(subcommand)]
     Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum GazetteerCommand {
+    /// Import GeoNames dump files (KE.txt, cities1000.txt,
+    /// admin1CodesASCII.txt) into the data directory; their places replace
+    /// the embedded ones of the countries they cover.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Build the embedded extract from a GeoNames directory holding
+    /// cities1000.txt and admin1CodesASCII.txt (for maintainers).
+    Build {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, default_value = "data/geonames")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -42,6 +64,14 @@ enum EvalCommand {
         /// Comma-separated ISO 639-1 codes; defaults to language.languages.
         #[arg(long, value_delimiter = ',')]
         languages: Option<Vec<String>>,
+    },
+    /// Admin-1 accuracy of place finding on a TSV of labelled SMS
+    /// (sender, text, expected_country, expected_admin1, expected_geonameid).
+    Geo {
+        file: PathBuf,
+        /// Also list every wrong, missed and false-positive row.
+        #[arg(long)]
+        mistakes: bool,
     },
 }
 
@@ -76,6 +106,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ishara::eval::language::run(&dir, &languages, &mut std::io::stdout().lock())?;
             return Ok(());
         }
+        Command::Gazetteer(command) => return gazetteer(&config, command),
+        Command::Eval(EvalCommand::Geo { file, mistakes }) => {
+            let report = ishara::eval::geo::run(&config.geo, &config.data_dir, &file)?;
+            if mistakes {
+                for line in &report.mistakes {
+                    println!("{line}");
+                }
+            }
+            print!("{report}");
+            return Ok(());
+        }
         Command::Serve => Role::Serve,
         Command::Api => Role::Api,
         Command::Worker => Role::Worker,
@@ -87,6 +128,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         greet(&config, port, application.api_token());
     }
     application.run_until_stopped().await
+}
+
+fn gazetteer(config: &Config, command: GazetteerCommand) -> anyhow::Result<()> {
+    use ishara::enrich::gazetteer::import;
+    match command {
+        GazetteerCommand::Import { files } => {
+            let dir = config
+                .geo
+                .gazetteer
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("gazetteer"));
+            for done in import::import(&files, &dir)? {
+                println!(
+                    "{}: {} kept, {} other features skipped, {} bad rows",
+                    done.file.display(),
+                    done.kept,
+                    done.skipped,
+                    done.bad
+                );
+            }
+            println!("gazetteer in {}", dir.display());
+        }
+        GazetteerCommand::Build { from, out } => {
+            let done = import::build(&from, &out)?;
+            println!(
+                "{}: {} places written to {}",
+                done.file.display(),
+                done.kept,
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Best effort: a closed stdout (`ishara serve | head`) must not stop the

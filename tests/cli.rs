@@ -215,3 +215,89 @@ fn eval_language_names_an_unknown_language() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("\"xx\""), "{stderr}");
 }
+
+fn fixture(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path)
+}
+
+fn eval_geo(data: &std::path::Path) -> String {
+    let out = ishara()
+        .args(["eval", "geo", "--mistakes"])
+        .arg(fixture("geo-sms.tsv"))
+        .env("ISHARA_DATA_DIR", data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn eval_geo_scores_admin1_per_country_and_false_positives() {
+    let data = tempfile::tempdir().unwrap();
+    let report = eval_geo(data.path());
+    // Kalobeyei is not in the embedded extract (fewer than 1,000 people).
+    assert!(report.contains("KE          2       1   50.0%"), "{report}");
+    assert!(
+        report.contains("missed KE.51\tMafuriko Kalobeyei"),
+        "{report}"
+    );
+    assert!(
+        report.contains("no place named: 1 rows, 1 none (100.0%), 0 false positives"),
+        "{report}"
+    );
+}
+
+#[test]
+fn gazetteer_import_keeps_populated_places_and_the_locator_uses_them() {
+    let data = tempfile::tempdir().unwrap();
+    let out = ishara()
+        .args(["gazetteer", "import"])
+        .arg(fixture("geonames/KE.txt"))
+        .arg(fixture("geonames/admin1CodesASCII.txt"))
+        .env("ISHARA_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("KE.txt: 2 kept, 3 other features skipped, 1 bad rows"),
+        "{stdout}"
+    );
+    let imported = std::fs::read_to_string(data.path().join("gazetteer/KE.txt")).unwrap();
+    assert!(imported.contains("Kalobeyei") && !imported.contains("Turkwel"));
+    assert!(data.path().join("gazetteer/admin1CodesASCII.txt").exists());
+
+    // The imported Kenyan file replaces the embedded Kenyan towns: Kisumu
+    // is no longer known, Kalobeyei is.
+    let report = eval_geo(data.path());
+    assert!(
+        report.contains("missed KE.26\tfloods in kisumu"),
+        "{report}"
+    );
+    assert!(!report.contains("KE.51\t"), "{report}");
+}
+
+#[test]
+fn gazetteer_import_refuses_a_zip() {
+    let data = tempfile::tempdir().unwrap();
+    let zip = data.path().join("KE.zip");
+    std::fs::write(&zip, b"PK").unwrap();
+    let out = ishara()
+        .args(["gazetteer", "import"])
+        .arg(&zip)
+        .env("ISHARA_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unzip"));
+}
