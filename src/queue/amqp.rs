@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::{Mutex, mpsc};
 
+use super::ack_window::AckWindow;
 use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -174,6 +175,7 @@ impl AmqpQueue {
             )
             .await?;
         tracing::info!(queue = %self.names.queue, prefetch, "consuming");
+        let window = AckWindow::new(channel.clone());
         loop {
             // Stop as soon as nobody listens, not at the next delivery: a
             // full prefetch window would otherwise keep the consumer (and
@@ -185,10 +187,13 @@ impl AmqpQueue {
                 },
                 _ = deliveries.closed() => break,
             };
+            window.delivered(delivery.delivery_tag).await;
             let acker = AmqpAcker {
-                acker: delivery.acker,
+                tag: delivery.delivery_tag,
+                window: window.clone(),
                 channel: channel.clone(),
                 names: self.names.clone(),
+                settled: false,
             };
             let delivery = Delivery::new(delivery.data, delivery.redelivered, Box::new(acker));
             if deliveries.send(delivery).await.is_err() {
@@ -446,21 +451,24 @@ impl ReportQueue for AmqpQueue {
 }
 
 struct AmqpAcker {
-    acker: lapin::acker::Acker,
+    tag: u64,
+    window: AckWindow,
     channel: Channel,
     names: Names,
+    settled: bool,
 }
 
 #[async_trait]
 impl Acknowledge for AmqpAcker {
-    async fn ack(self: Box<Self>) -> anyhow::Result<()> {
-        self.acker.ack(BasicAckOptions::default()).await?;
+    async fn ack(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.settled = true;
+        self.window.ack(self.tag).await;
         Ok(())
     }
 
     /// Republishes to the dead-letter exchange with the reason, confirmed,
     /// and only then acks: a plain reject would lose the reason.
-    async fn dead_letter(self: Box<Self>, payload: &[u8], reason: &str) -> anyhow::Result<()> {
+    async fn dead_letter(mut self: Box<Self>, payload: &[u8], reason: &str) -> anyhow::Result<()> {
         let mut headers = FieldTable::default();
         headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
         publish_confirmed(
@@ -471,7 +479,26 @@ impl Acknowledge for AmqpAcker {
             headers,
         )
         .await?;
-        self.acker.ack(BasicAckOptions::default()).await?;
+        self.settled = true;
+        self.window.ack(self.tag).await;
         Ok(())
+    }
+}
+
+/// A delivery dropped unsettled (its dead-lettering failed) goes back to
+/// the queue, rather than holding back every later ack on its channel.
+impl Drop for AmqpAcker {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (window, tag) = (self.window.clone(), self.tag);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = window.requeue(tag).await {
+                    tracing::warn!(error = %e, "could not requeue a dropped delivery");
+                }
+            });
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! local queue in SQLite for the embedded default. Both implement
 //! [`ReportQueue`] and pass the same conformance tests.
 
+mod ack_window;
 pub mod amqp;
 pub mod local;
 pub mod spool;
