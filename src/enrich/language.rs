@@ -108,10 +108,18 @@ pub fn supported_codes() -> Vec<String> {
     codes
 }
 
+/// Looked up for every report with a sender (its country's languages):
+/// built once rather than formatting every language's code each time.
+static BY_CODE: std::sync::LazyLock<std::collections::HashMap<String, Language>> =
+    std::sync::LazyLock::new(|| {
+        Language::all()
+            .into_iter()
+            .map(|l| (l.iso_code_639_1().to_string(), l))
+            .collect()
+    });
+
 fn language_of(code: &str) -> Option<Language> {
-    Language::all()
-        .into_iter()
-        .find(|l| l.iso_code_639_1().to_string() == code)
+    BY_CODE.get(code).copied()
 }
 
 /// Checks the configured codes (any case, surrounding spaces ignored). One
