@@ -215,8 +215,8 @@ impl Locator {
                 .and_then(|c| self.gazetteer().admin1_name(c))
                 .map(str::to_owned),
             admin1_code,
-            lat: Some(f64::from(place.lat)),
-            lon: Some(f64::from(place.lon)),
+            lat: Some(degrees(place.lat)),
+            lon: Some(degrees(place.lon)),
             confidence: 0.0,
         }
     }
@@ -253,6 +253,12 @@ fn core_name(name: &str) -> String {
         .filter(|w| !GENERIC.contains(w))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The gazetteer keeps degrees as `f32` to save memory; GeoNames gives
+/// five decimals, so widen to those rather than to `-0.45274999737739563`.
+fn degrees(value: f32) -> f64 {
+    (f64::from(value) * 1e5).round() / 1e5
 }
 
 #[cfg(test)]
