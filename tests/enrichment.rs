@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use common::*;
 use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, ConnectionProperties};
 use serde_json::{Value, json};
 
 async fn post_one(app: &TestApp, report: Value) {
@@ -163,27 +161,8 @@ fn queued(source_id: &str, text: &str) -> Vec<u8> {
 }
 
 async fn publish_all(prefix: &str, payloads: &[Vec<u8>]) {
-    let names = ishara::queue::amqp::Names::new(prefix, "reports");
-    let conn = lapin::Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    for payload in payloads {
-        channel
-            .basic_publish(
-                "",
-                &names.queue,
-                BasicPublishOptions::default(),
-                payload,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
-    conn.close(200, "done").await.unwrap();
+    let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    publish_raw(&amqp_url(), prefix, &payloads).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

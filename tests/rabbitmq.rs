@@ -7,8 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, ConnectionProperties};
 
 struct Deployed {
     app: TestApp,
@@ -126,7 +124,7 @@ async fn a_message_redelivered_by_the_broker_is_stored_once() {
         "location": null,
         "meta": {},
     });
-    publish_raw(&d.amqp, &d.prefix, again.to_string().as_bytes()).await;
+    publish_raw(&d.amqp, &d.prefix, &[again.to_string().as_bytes()]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(d.app.reports().await.len(), 1);
     d.stop().await;
@@ -135,7 +133,7 @@ async fn a_message_redelivered_by_the_broker_is_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_is_dead_lettered_with_its_reason() {
     let d = Deployed::start(None).await;
-    publish_raw(&d.amqp, &d.prefix, b"{\"not\": \"a report\"}").await;
+    publish_raw(&d.amqp, &d.prefix, &[b"{\"not\": \"a report\"}"]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let letters = loop {
         let letters = d.app.app_queue.dead_letters(10).await.unwrap();
@@ -222,28 +220,6 @@ async fn a_broker_outage_spools_to_disk_and_drains_in_order_once_back() {
     );
     assert_eq!(d.app.wait_for_reports(22).await.len(), 22);
     d.stop().await;
-}
-
-async fn publish_raw(url: &str, prefix: &str, payload: &[u8]) {
-    let names = ishara::queue::amqp::Names::new(prefix, "reports");
-    let conn = lapin::Connection::connect(url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    channel
-        .basic_publish(
-            "",
-            &names.queue,
-            BasicPublishOptions::default(),
-            payload,
-            BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    conn.close(200, "done").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

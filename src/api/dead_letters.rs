@@ -7,10 +7,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::ingest::InboundError;
 use crate::queue::DeadLetter;
 
-const MAX_LIMIT: usize = 500;
+const MAX_LIMIT: u32 = 500;
 
 #[derive(Deserialize)]
 pub struct Params {
@@ -23,15 +22,8 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
-    let limit = match params.limit.as_deref() {
-        None => 50,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| InboundError::invalid("limit", format!("expected 1 to {MAX_LIMIT}")))?,
-    };
-    let letters = state.queue.dead_letters(limit).await?;
+    let limit = super::parse_limit(params.limit.as_deref(), 50, MAX_LIMIT)?;
+    let letters = state.queue.dead_letters(limit as usize).await?;
     let letters: Vec<Value> = letters.iter().map(describe).collect();
     Ok(HttpResponse::Ok().json(json!({ "dead_letters": letters })))
 }

@@ -66,6 +66,18 @@ impl AppState {
     }
 }
 
+/// A page size from `?limit=`: `default` when absent, else 1 to `max`.
+fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InboundError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| InboundError::invalid("limit", format!("expected 1 to {max}"))),
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .service(

@@ -133,14 +133,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
-    let limit = match params.limit.as_deref() {
-        None => 50,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| InboundError::invalid("limit", format!("expected 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = super::parse_limit(params.limit.as_deref(), 50, MAX_LIMIT)?;
     let before = params
         .cursor
         .as_deref()

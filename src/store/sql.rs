@@ -145,6 +145,19 @@ impl SqliteStore {
 
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING
+            /// dedup_key`.
+            fn insert_query(batch: &[EnrichedReport]) -> sqlx::QueryBuilder<'_, $db> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_REPORTS);
+                insert.push_values(batch, |mut row, e| {
+                    bind_report!(row, e);
+                });
+                insert.push(ON_CONFLICT);
+                insert
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             async fn migrate(&self) -> anyhow::Result<()> {
@@ -158,11 +171,7 @@ macro_rules! sql_store {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_REPORTS);
-                insert.push_values(batch, |mut row, e| {
-                    bind_report!(row, e);
-                });
-                insert.push(ON_CONFLICT);
+                let mut insert = Self::insert_query(batch);
                 let inserted: Vec<String> =
                     insert.build_query_scalar().fetch_all(&self.pool).await?;
                 Ok(outcomes(batch, inserted))
@@ -243,11 +252,7 @@ macro_rules! sql_store {
             ) -> Result<Inserted, StoreError> {
                 let batch = std::slice::from_ref(assembled);
                 let mut tx = self.pool.begin().await?;
-                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_REPORTS);
-                insert.push_values(batch, |mut row, e| {
-                    bind_report!(row, e);
-                });
-                insert.push(ON_CONFLICT);
+                let mut insert = Self::insert_query(batch);
                 let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 sqlx::query(
                     "UPDATE message_parts SET assembled_at = $1

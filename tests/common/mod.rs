@@ -186,6 +186,33 @@ impl Proxy {
     }
 }
 
+/// Publishes straight onto a deployment's reports queue, past the API, as
+/// a broker redelivery or another producer would.
+pub async fn publish_raw(url: &str, prefix: &str, payloads: &[&[u8]]) {
+    use lapin::options::BasicPublishOptions;
+    let names = ishara::queue::amqp::Names::new(prefix, "reports");
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    for payload in payloads {
+        channel
+            .basic_publish(
+                "",
+                &names.queue,
+                BasicPublishOptions::default(),
+                payload,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    conn.close(200, "done").await.unwrap();
+}
+
 pub fn amqp_target(url: &str) -> String {
     host_port(url)
 }
