@@ -186,14 +186,7 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
         .collect();
     ids.sort();
     assert_eq!(ids, ["ok-1", "ok-2"]);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let letters = loop {
-        let letters = d.app.app_queue.dead_letters(10).await.unwrap();
-        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
-            break letters;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let letters = d.app.wait_for_dead_letters().await;
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].payload, refused);
     assert!(

@@ -134,14 +134,7 @@ async fn a_message_redelivered_by_the_broker_is_stored_once() {
 async fn a_poison_message_is_dead_lettered_with_its_reason() {
     let d = Deployed::start(None).await;
     publish_raw(&d.amqp, &d.prefix, &[b"{\"not\": \"a report\"}"]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let letters = loop {
-        let letters = d.app.app_queue.dead_letters(10).await.unwrap();
-        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
-            break letters;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let letters = d.app.wait_for_dead_letters().await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].payload, b"{\"not\": \"a report\"}");
     assert!(

@@ -338,6 +338,18 @@ impl TestApp {
         }
     }
 
+    /// Waits up to 10 s for the worker to dead-letter something.
+    pub async fn wait_for_dead_letters(&self) -> Vec<ishara::queue::DeadLetter> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let letters = self.app_queue.dead_letters(10).await.unwrap();
+            if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+                return letters;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Asserts that nothing was stored after giving the worker time to.
     pub async fn assert_nothing_stored(&self) {
         tokio::time::sleep(Duration::from_millis(500)).await;
