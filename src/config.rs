@@ -512,6 +512,34 @@ mod tests {
         Config::default().validate().unwrap();
     }
 
+    /// The environment gives lists as one string: `en, fr,sw`.
+    #[test]
+    fn a_comma_separated_string_is_a_list() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("language.languages", " en, fr,sw,"))
+            .merge(("geo.countries", "KE,SO"))
+            .extract()
+            .unwrap();
+        assert_eq!(config.language.languages, ["en", "fr", "sw"]);
+        assert_eq!(config.geo.countries, ["KE", "SO"]);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_languages_and_countries_name_their_key() {
+        let mut c = Config::default();
+        c.language.languages = vec!["en".into(), "xx".into()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("language.languages") && err.contains("xx"),
+            "{err}"
+        );
+        let mut c = Config::default();
+        c.geo.countries = vec!["KE".into(), "XX".into()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("geo.countries") && err.contains("XX"), "{err}");
+    }
+
     #[test]
     fn bad_database_url_names_the_key() {
         let mut c = Config::default();

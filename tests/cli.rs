@@ -19,6 +19,29 @@ fn ishara() -> Command {
     cmd
 }
 
+/// Runs a command that must succeed; what it printed.
+fn succeeds(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs a command that must fail; what it said on stderr.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn invalid_configuration_stops_the_start_naming_the_key() {
     let data = tempfile::tempdir().unwrap();
@@ -31,6 +54,8 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
             "Kenya",
             "ingest.default_country",
         ),
+        ("ISHARA_LANGUAGE__LANGUAGES", "en,xx", "language.languages"),
+        ("ISHARA_GEO__COUNTRIES", "KE,XX", "geo.countries"),
     ];
     for (var, value, key) in cases {
         let out = ishara()
@@ -48,17 +73,12 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
 #[test]
 fn secrets_made_of_digits_are_text_not_numbers() {
     let data = tempfile::tempdir().unwrap();
-    let out = ishara()
-        .arg("migrate")
-        .env("ISHARA_DATA_DIR", data.path())
-        .env("ISHARA_API__TOKEN", "12345678901234567")
-        .env("ISHARA_GATEWAYS__SMSSYNC__SECRET", "20251201")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        ishara()
+            .arg("migrate")
+            .env("ISHARA_DATA_DIR", data.path())
+            .env("ISHARA_API__TOKEN", "12345678901234567")
+            .env("ISHARA_GATEWAYS__SMSSYNC__SECRET", "20251201"),
     );
 }
 
@@ -67,14 +87,7 @@ fn unknown_keys_in_the_config_file_are_errors() {
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("ishara.toml");
     std::fs::write(&file, "[http]\nlisten = \"127.0.0.1:0\"\nlisen = \"x\"\n").unwrap();
-    let out = ishara()
-        .arg("--config")
-        .arg(&file)
-        .arg("serve")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = fails(ishara().arg("--config").arg(&file).arg("serve"));
     assert!(stderr.contains("lisen"), "{stderr}");
 }
 
@@ -82,16 +95,11 @@ fn unknown_keys_in_the_config_file_are_errors() {
 async fn migrate_creates_the_schema_in_postgres() {
     let db = TestDatabase::create().await;
     let data = tempfile::tempdir().unwrap();
-    let out = ishara()
-        .arg("migrate")
-        .env("ISHARA_DATA_DIR", data.path())
-        .env("ISHARA_DATABASE__URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        ishara()
+            .arg("migrate")
+            .env("ISHARA_DATA_DIR", data.path())
+            .env("ISHARA_DATABASE__URL", &db.url),
     );
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
@@ -168,16 +176,10 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
 fn eval_language_scores_every_sample_of_every_language_found() {
     let data = tempfile::tempdir().unwrap();
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/langid");
-    let out = ishara()
-        .args(["eval", "language", samples, "--languages", "en,fr,sw,es"])
-        .env("ISHARA_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeds(
+        ishara()
+            .args(["eval", "language", samples, "--languages", "en,fr,sw,es"])
+            .env("ISHARA_DATA_DIR", data.path()),
     );
     let samples_of = |language: &str, kind: &str| -> Option<usize> {
         stdout.lines().find_map(|line| {
@@ -200,19 +202,17 @@ fn eval_language_scores_every_sample_of_every_language_found() {
 #[test]
 fn eval_language_names_an_unknown_language() {
     let data = tempfile::tempdir().unwrap();
-    let out = ishara()
-        .args([
-            "eval",
-            "language",
-            "tests/data/langid",
-            "--languages",
-            "en,xx",
-        ])
-        .env("ISHARA_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = fails(
+        ishara()
+            .args([
+                "eval",
+                "language",
+                "tests/data/langid",
+                "--languages",
+                "en,xx",
+            ])
+            .env("ISHARA_DATA_DIR", data.path()),
+    );
     assert!(stderr.contains("\"xx\""), "{stderr}");
 }
 
@@ -223,18 +223,12 @@ fn fixture(path: &str) -> std::path::PathBuf {
 }
 
 fn eval_geo(data: &std::path::Path) -> String {
-    let out = ishara()
-        .args(["eval", "geo", "--mistakes"])
-        .arg(fixture("geo-sms.tsv"))
-        .env("ISHARA_DATA_DIR", data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeds(
+        ishara()
+            .args(["eval", "geo", "--mistakes"])
+            .arg(fixture("geo-sms.tsv"))
+            .env("ISHARA_DATA_DIR", data),
+    )
 }
 
 #[test]
@@ -256,18 +250,12 @@ fn eval_geo_scores_admin1_per_country_and_false_positives() {
 #[test]
 fn gazetteer_import_keeps_populated_places_and_the_locator_uses_them() {
     let data = tempfile::tempdir().unwrap();
-    let out = ishara()
-        .args(["gazetteer", "import"])
-        .arg(fixture("geonames/KE.txt"))
-        .arg(fixture("geonames/admin1CodesASCII.txt"))
-        .env("ISHARA_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeds(
+        ishara()
+            .args(["gazetteer", "import"])
+            .arg(fixture("geonames/KE.txt"))
+            .arg(fixture("geonames/admin1CodesASCII.txt"))
+            .env("ISHARA_DATA_DIR", data.path()),
     );
     assert!(
         stdout.contains("KE.txt: 2 kept, 3 other features skipped, 1 bad rows"),
@@ -292,12 +280,11 @@ fn gazetteer_import_refuses_a_zip() {
     let data = tempfile::tempdir().unwrap();
     let zip = data.path().join("KE.zip");
     std::fs::write(&zip, b"PK").unwrap();
-    let out = ishara()
-        .args(["gazetteer", "import"])
-        .arg(&zip)
-        .env("ISHARA_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unzip"));
+    let stderr = fails(
+        ishara()
+            .args(["gazetteer", "import"])
+            .arg(&zip)
+            .env("ISHARA_DATA_DIR", data.path()),
+    );
+    assert!(stderr.contains("unzip"), "{stderr}");
 }

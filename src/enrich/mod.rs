@@ -11,7 +11,6 @@ pub mod locate;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::phone::SenderKind;
 use crate::report::IncomingReport;
 
 pub use language::LanguageGuess;
@@ -60,11 +59,7 @@ impl Enricher {
 
     /// CPU-bound (language models): call it off the async runtime.
     pub fn enrich(&self, report: &IncomingReport) -> Enrichment {
-        let country = report
-            .sender
-            .as_ref()
-            .filter(|s| s.kind == SenderKind::E164)
-            .and_then(|s| crate::country::of_number(&s.value));
+        let country = report.sender.as_ref().and_then(crate::country::of_sender);
         let text = report.text.as_str();
         Enrichment {
             language: self.language.detect(text, country),
@@ -72,10 +67,5 @@ impl Enricher {
                 .locator
                 .locate(text, report.location, country.map(|c| c.iso.as_str())),
         }
-    }
-
-    /// Lingua alone on the same text: what the benchmark compares with.
-    pub fn detect_language_raw(&self, text: &str) -> Option<lingua::Language> {
-        self.language.detect_raw(text)
     }
 }

@@ -201,10 +201,7 @@ pub fn run(geo: &GeoConfig, data_dir: &Path, file: &Path) -> anyhow::Result<Repo
 /// gives it, put in E.164, then looked up by calling code.
 pub fn sender_country(sender: &str) -> Option<&'static str> {
     let sender = crate::phone::PhoneNormalizer::default().normalize(sender);
-    (sender.kind == crate::phone::SenderKind::E164)
-        .then(|| crate::country::of_number(&sender.value))
-        .flatten()
-        .map(|c| c.iso.as_str())
+    crate::country::of_sender(&sender).map(|c| c.iso.as_str())
 }
 
 #[cfg(test)]

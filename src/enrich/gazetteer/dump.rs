@@ -109,6 +109,37 @@ pub fn is_kept(row: &Row) -> bool {
     row.feature_class() == "P" && !matches!(row.feature_code(), "PPLH" | "PPLQ" | "PPLW" | "PPLCH")
 }
 
+/// What one data line of a place file comes to.
+pub enum Line {
+    Kept(Place),
+    /// A feature that is not a populated place (see [`is_kept`]).
+    Skipped,
+    Bad(RowError),
+}
+
+/// Reads a place file one line at a time through one buffer (country files
+/// run to hundreds of MB), skipping blank and comment lines.
+pub fn read_lines(
+    mut reader: impl std::io::BufRead,
+    mut each: impl FnMut(Line) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        each(match Row::parse(&line) {
+            Err(e) => Line::Bad(e),
+            Ok(row) if !is_kept(&row) => Line::Skipped,
+            Ok(row) => row.place().map_or_else(Line::Bad, Line::Kept),
+        })?;
+    }
+}
+
 /// Alternate names in Latin or Arabic script that differ from the main
 /// names once folded. GeoNames also lists airport and postal codes, and
 /// machine transliterations in lower case ("tkht qysr") that would turn

@@ -96,37 +96,26 @@ pub fn build(source: &Path, out: &Path) -> anyhow::Result<Imported> {
 }
 
 fn compact(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     mut write: impl FnMut(&str) -> std::io::Result<()>,
 ) -> anyhow::Result<Imported> {
     let mut counts = Imported::default();
-    let mut line = String::new();
     let mut row_out = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            break;
+    dump::read_lines(reader, |line| match line {
+        dump::Line::Kept(place) => {
+            row_out.clear();
+            dump::write_row(&place, &mut row_out);
+            counts.kept += 1;
+            write(&row_out)
         }
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Ok(row) = dump::Row::parse(&line) else {
-            counts.bad += 1;
-            continue;
-        };
-        if !dump::is_kept(&row) {
+        dump::Line::Skipped => {
             counts.skipped += 1;
-            continue;
+            Ok(())
         }
-        match row.place() {
-            Ok(place) => {
-                row_out.clear();
-                dump::write_row(&place, &mut row_out);
-                write(&row_out)?;
-                counts.kept += 1;
-            }
-            Err(_) => counts.bad += 1,
+        dump::Line::Bad(_) => {
+            counts.bad += 1;
+            Ok(())
         }
-    }
+    })?;
     Ok(counts)
 }

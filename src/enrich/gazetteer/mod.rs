@@ -197,34 +197,20 @@ impl Gazetteer {
 
     /// Reads a place file, keeping what [`dump::is_kept`] keeps; rows that
     /// do not parse are counted and skipped rather than failing the file.
-    fn read_places(&mut self, mut reader: impl BufRead) -> anyhow::Result<()> {
-        let mut line = String::new();
+    fn read_places(&mut self, reader: impl BufRead) -> anyhow::Result<()> {
         let mut bad = 0usize;
         let mut first_error = None;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                break;
-            }
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let place = dump::Row::parse(&line).and_then(|row| {
-                if dump::is_kept(&row) {
-                    row.place().map(Some)
-                } else {
-                    Ok(None)
-                }
-            });
-            match place {
-                Ok(Some(place)) => self.places.push(place),
-                Ok(None) => {}
-                Err(e) => {
+        dump::read_lines(reader, |line| {
+            match line {
+                dump::Line::Kept(place) => self.places.push(place),
+                dump::Line::Skipped => {}
+                dump::Line::Bad(e) => {
                     bad += 1;
                     first_error.get_or_insert(e);
                 }
             }
-        }
+            Ok(())
+        })?;
         if let Some(e) = first_error {
             tracing::warn!(bad_rows = bad, first = %e, "skipped gazetteer rows");
         }
