@@ -123,10 +123,6 @@ impl Locator {
         }
     }
 
-    pub fn geoparser(&self) -> &Geoparser {
-        &self.geoparser
-    }
-
     /// `sender_country`: ISO alpha-2 of the sender's phone number.
     pub fn locate(
         &self,
