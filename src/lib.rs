@@ -11,5 +11,7 @@ pub mod ingest;
 pub mod phone;
 pub mod queue;
 pub mod report;
+pub mod rules;
 pub mod store;
+pub mod window;
 pub mod worker;

@@ -1,0 +1,7 @@
+//! Alert rules: YAML files loaded with positions (`load`), one compiled
+//! matcher for all rules (`matcher`), the engine that counts and fires
+//! (`engine`), and the replay runner behind `ishara rules test` (`test`).
+
+pub mod model;
+
+pub use model::{Condition, Filter, GroupBy, Origin, PlaceFilter, Rule, RuleId, Severity, Topic};

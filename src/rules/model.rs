@@ -1,0 +1,160 @@
+//! What a rule says, as typed values: built by `load` from YAML, read by
+//! the matcher and the engine. Nothing here is an unchecked string.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// `[a-z0-9][a-z0-9._-]*`, at most 100 bytes: it is part of window keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RuleId(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")]
+pub struct RuleIdError;
+
+impl RuleId {
+    pub fn parse(raw: &str) -> Result<Self, RuleIdError> {
+        let mut chars = raw.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = chars.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+        });
+        if first_ok && rest_ok && raw.len() <= 100 {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(RuleIdError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a rule was written, for messages and `GET /v1/rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: RuleId,
+    pub description: Option<String>,
+    pub filter: Filter,
+    pub group_by: Vec<GroupBy>,
+    pub condition: Condition,
+    /// No second alert for the same rule and group within this time of a
+    /// firing. Zero: only "not while one is firing".
+    pub cooldown: Duration,
+    pub severity: Severity,
+    /// Channel names, checked against the configured channels.
+    pub notify: Vec<String>,
+    /// Template name, checked against the templates directory.
+    pub template: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub origin: Origin,
+}
+
+/// A set of words that mean one thing: `cholera`, `kipindupindu` and
+/// `choléra` are the topic `cholera`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub name: String,
+    /// As written in the rule; the matcher folds case and accents.
+    pub terms: Vec<String>,
+}
+
+/// Which reports a rule looks at. An empty list constrains nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// At least one of these topics.
+    pub any: Vec<Topic>,
+    /// Every one of these topics.
+    pub all: Vec<Topic>,
+    /// None of these topics.
+    pub none: Vec<Topic>,
+    /// ISO 639-1 codes, `und` included.
+    pub languages: Vec<String>,
+    pub places: Vec<PlaceFilter>,
+    pub sources: Vec<String>,
+    pub text: Option<regex::Regex>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceFilter {
+    /// `KE`, `KE.30`, `KE.*`, `*.01`: `*` matches any run of characters,
+    /// against the admin-1 code (`KE.30`) and the country code alone.
+    Admin(String),
+    /// An admin-1 region or place by name, folded (case and accents).
+    Named(String),
+    /// Within `km` of a point, by the report's place coordinates.
+    Near { lat: f64, lon: f64, km: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Country,
+    Admin1,
+    Place,
+    Language,
+    Keyword,
+    Sender,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// At least `at_least` reports within `window`.
+    Count { window: Duration, at_least: u64 },
+    /// At least `at_least` different senders within `window`.
+    DistinctSenders { window: Duration, at_least: u64 },
+    /// The current window holds at least `min_count` reports and at least
+    /// `factor` times the average of the `baseline_windows` before it.
+    Spike {
+        window: Duration,
+        factor: f64,
+        baseline_windows: u32,
+        min_count: u64,
+    },
+    /// A group that reported within `baseline` has been silent for `silence`.
+    Absence { baseline: Duration, silence: Duration },
+    /// The first report from a group with none in the `baseline` before it.
+    FirstSeen { baseline: Duration },
+}
+
+/// CAP 1.2 severities, so alerts map onto CAP feeds unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Minor,
+    Moderate,
+    Severe,
+    Extreme,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Moderate => "moderate",
+            Severity::Severe => "severe",
+            Severity::Extreme => "extreme",
+        }
+    }
+}
