@@ -25,7 +25,10 @@ use crate::queue::amqp::{AmqpQueue, Names};
 use crate::queue::local::LocalQueue;
 use crate::queue::spool::Spool;
 use crate::queue::spooled::Spooled;
+use crate::rules::engine::{Engine, RuleBook};
+use crate::rules::reload::{Reloader, RuleSource};
 use crate::store::{self, Store};
+use crate::window;
 use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,21 +74,25 @@ impl Application {
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = open_store(config).await?;
         let queue = open_queue(config).await?;
-        let worker = if role.runs_worker() {
+        let (worker, rules) = if role.runs_worker() {
             let enricher = load_enricher(config).await?;
+            let rules = start_rules(config, store.clone()).await?;
             let worker = Worker::new(
                 queue.clone(),
                 store.clone(),
                 enricher,
+                rules.engine().clone(),
                 WorkerOptions {
                     prefetch: config.amqp.prefetch,
                     threads: config.worker.threads,
                     concat_timeout: config.concat_timeout(),
+                    evaluation_interval: config.evaluation_interval(),
                 },
             );
-            Some(tokio::spawn(worker.run()))
+            tokio::spawn(rules.clone().watch());
+            (Some(tokio::spawn(worker.run())), Some(rules))
         } else {
-            None
+            (None, None)
         };
         let api_token = match &config.api.token {
             Some(token) => token.clone(),
@@ -103,6 +110,7 @@ impl Application {
                 api_token: api_token.clone(),
                 public_url: config.http.public_url.clone(),
                 max_body_bytes: config.http.max_body_bytes,
+                rules: rules.clone(),
             });
             let listener = TcpListener::bind(config.http.listen)
                 .with_context(|| format!("cannot listen on http.listen {}", config.http.listen))?;
@@ -201,6 +209,31 @@ fn redact_path(path: &str) -> String {
         ["", "v1", "inbound", gateway, _token, ..] => format!("/v1/inbound/{gateway}/***"),
         _ => path.to_owned(),
     }
+}
+
+/// Loads the rules (a broken one stops the start), connects the windows,
+/// and in memory counts again what was stored within the longest window.
+async fn start_rules(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Reloader>> {
+    let source = RuleSource::from_config(config);
+    let rules = source.load_at_start()?;
+    let windows = window::open(config.redis.url.as_deref(), &config.redis.prefix)
+        .await
+        .context("cannot open the window store (redis.url)")?;
+    let engine = Arc::new(Engine::new(
+        RuleBook::new(rules),
+        windows,
+        store,
+        config.allowed_lateness(),
+    ));
+    if config.redis.url.is_none() {
+        let replayed = engine
+            .rebuild(chrono::Utc::now())
+            .await
+            .context("cannot rebuild rule windows from stored reports")?;
+        tracing::info!(replayed, "in-memory rule windows rebuilt");
+    }
+    tracing::info!(rules = engine.book().rules().len(), "rules in force");
+    Ok(Arc::new(Reloader::new(source, engine)))
 }
 
 pub fn database_url(config: &Config) -> String {

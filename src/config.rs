@@ -25,6 +25,59 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub language: LanguageConfig,
     pub geo: GeoConfig,
+    /// Directory of rule files (`*.yaml`); reloaded when they change.
+    pub rules_dir: PathBuf,
+    /// Directory of notification templates; rules name them by file stem.
+    pub templates_dir: PathBuf,
+    pub redis: RedisConfig,
+    pub rules: RulesConfig,
+    /// Named notification channels that rules send alerts to.
+    #[serde(default)]
+    pub channels: std::collections::BTreeMap<String, ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:6379/`; unset keeps windows in memory, rebuilt from
+    /// stored reports at start.
+    pub url: Option<String>,
+    /// Prefix of every key, so deployments (or tests) can share a server.
+    #[serde(deserialize_with = "lenient::string")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// A report sent longer ago than this when it is counted is stored but
+    /// not counted in windows.
+    pub allowed_lateness_secs: u64,
+    /// How often timers check silences (absence) and resolve alerts whose
+    /// condition no longer holds.
+    pub evaluation_interval_ms: u64,
+}
+
+/// A place alerts are sent to. The notifier uses the fields of its kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    #[serde(rename = "type")]
+    pub kind: ChannelKind,
+    /// Email addresses or E.164 numbers.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub to: Vec<String>,
+    /// Webhook URL.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Email,
+    Sms,
+    Webhook,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,6 +389,17 @@ impl Default for Config {
                     .collect(),
             },
             geo: GeoConfig::default(),
+            rules_dir: PathBuf::from("rules"),
+            templates_dir: PathBuf::from("templates"),
+            redis: RedisConfig {
+                url: None,
+                prefix: "ishara:".into(),
+            },
+            rules: RulesConfig {
+                allowed_lateness_secs: 3600,
+                evaluation_interval_ms: 1000,
+            },
+            channels: Default::default(),
         }
     }
 }
@@ -345,6 +409,14 @@ const NOT_KEYS: &[&str] = &["ISHARA_CONFIG", "ISHARA_LOG"];
 
 impl Config {
     /// Defaults, then `file` (if any), then the environment.
+    pub fn allowed_lateness(&self) -> Duration {
+        Duration::from_secs(self.rules.allowed_lateness_secs)
+    }
+
+    pub fn evaluation_interval(&self) -> Duration {
+        Duration::from_millis(self.rules.evaluation_interval_ms)
+    }
+
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
@@ -399,6 +471,25 @@ impl Config {
             return bad(
                 "geo.countries",
                 &format!("{unknown} is not an ISO 3166 alpha-2 country code"),
+            );
+        }
+        if let Some(url) = &self.redis.url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            return bad(
+                "redis.url",
+                "must start with redis://, rediss:// or unix://",
+            );
+        }
+        if self.rules.evaluation_interval_ms == 0 {
+            return bad("rules.evaluation_interval_ms", "must be greater than 0");
+        }
+        if let Some(name) = self.channels.keys().find(|n| n.as_str() == "log") {
+            return bad(
+                &format!("channels.{name}"),
+                "\"log\" is the built-in channel and cannot be redefined",
             );
         }
         if self.amqp.prefetch == 0 {

@@ -34,6 +34,22 @@ enum Command {
     /// Measure accuracy on labelled data and print the figures.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Check alert rules, or test them against timed reports.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate every rule file in DIR (default: rules_dir); prints each
+    /// problem as file:line:column: message and exits non-zero if any.
+    Check { dir: Option<PathBuf> },
+    /// Replay the timed reports of test files through the rule engine on a
+    /// fake clock and compare the alerts that fire with the expected ones.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -107,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Gazetteer(command) => return gazetteer(&config, command),
+        Command::Rules(command) => return rules(&config, command).await,
         Command::Eval(EvalCommand::Geo { file, mistakes }) => {
             let report = ishara::eval::geo::run(&config.geo, &config.data_dir, &file)?;
             if mistakes {
@@ -128,6 +145,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         greet(&config, port, application.api_token());
     }
     application.run_until_stopped().await
+}
+
+async fn rules(config: &Config, command: RulesCommand) -> anyhow::Result<()> {
+    use ishara::rules::reload::RuleSource;
+    let source = RuleSource::from_config(config);
+    match command {
+        RulesCommand::Check { dir } => {
+            let dir = dir.unwrap_or_else(|| source.dir.clone());
+            match ishara::rules::load::load_dir(&dir, &source.known()) {
+                Ok(rules) => {
+                    println!("{}: {} rules, no problems", dir.display(), rules.len());
+                    Ok(())
+                }
+                Err(problems) => {
+                    for problem in &problems {
+                        println!("{problem}");
+                    }
+                    anyhow::bail!("{} problems in {}", problems.len(), dir.display())
+                }
+            }
+        }
+        RulesCommand::Test { files } => {
+            let mut runner = ishara::rules::testing::Runner::new(config, source.known());
+            let (mut passed, mut failed) = (0, 0);
+            for file in &files {
+                match runner.run_file(file).await {
+                    Ok(cases) => {
+                        for case in cases {
+                            if case.passed() {
+                                passed += 1;
+                                println!("ok    {}: {}", case.file.display(), case.name);
+                            } else {
+                                failed += 1;
+                                println!("FAIL  {}: {}", case.file.display(), case.name);
+                                for line in &case.diff {
+                                    println!("      {line}");
+                                }
+                            }
+                        }
+                    }
+                    Err(problems) => {
+                        failed += 1;
+                        println!("FAIL  {}", file.display());
+                        for problem in problems {
+                            println!("      {problem}");
+                        }
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            if failed > 0 {
+                anyhow::bail!("{failed} rule tests failed");
+            }
+            Ok(())
+        }
+    }
 }
 
 fn gazetteer(config: &Config, command: GazetteerCommand) -> anyhow::Result<()> {

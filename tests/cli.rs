@@ -288,3 +288,115 @@ fn gazetteer_import_refuses_a_zip() {
     );
     assert!(stderr.contains("unzip"), "{stderr}");
 }
+
+fn repository() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command that must fail; what it printed on stdout.
+fn fails_saying(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{stdout}");
+    stdout
+}
+
+#[test]
+fn the_shipped_rules_pass_check_and_their_tests() {
+    let out = succeeds(
+        ishara()
+            .current_dir(repository())
+            .args(["rules", "check", "rules"]),
+    );
+    assert!(out.contains("no problems"), "{out}");
+    let mut tests: Vec<_> = std::fs::read_dir(repository().join("rules/tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    tests.sort();
+    assert!(tests.len() >= 3, "outbreaks, floods and silence have tests");
+    let out = succeeds(
+        ishara()
+            .current_dir(repository())
+            .args(["rules", "test"])
+            .args(&tests),
+    );
+    assert!(out.contains(" 0 failed"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn rules_check_prints_every_problem_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(
+        &file,
+        "\
+- id: one
+  window: 10 parsecs
+  when: { count: { gte: 3 } }
+- id: two
+  window: 1h
+  when: { count: { gte: 3 } }
+  notify: [nobody-configured-this]
+  template: no-such-template
+  colour: red
+",
+    )
+    .unwrap();
+    let out = fails_saying(
+        ishara()
+            .current_dir(repository())
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    let at = |line: usize| format!("{}:{line}:", file.display());
+    assert!(out.contains(&at(2)), "bad duration on line 2: {out}");
+    assert!(out.contains(&at(7)), "unknown channel on line 7: {out}");
+    assert!(out.contains(&at(8)), "unknown template on line 8: {out}");
+    assert!(out.contains("colour"), "unknown field named: {out}");
+    for line in out.lines() {
+        let mut parts = line.splitn(4, ':');
+        let (_, l, c) = (parts.next(), parts.next(), parts.next());
+        assert!(
+            l.is_some_and(|l| l.parse::<usize>().is_ok())
+                && c.is_some_and(|c| c.parse::<usize>().is_ok()),
+            "not file:line:column: {line}"
+        );
+    }
+}
+
+#[test]
+fn rules_test_prints_a_diff_when_the_alerts_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rule.yaml"),
+        "- id: floods\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 2 } }\n",
+    )
+    .unwrap();
+    let test = dir.path().join("test.yaml");
+    std::fs::write(
+        &test,
+        "\
+rule_files: [rule.yaml]
+tests:
+  - name: the second flood report fires
+    reports:
+      - {at: 0m, text: flood, language: en, place: {admin1: KE.16}}
+      - {at: 5m, text: flood, language: en, place: {admin1: KE.16}}
+    alerts:
+      - {rule: floods, fired_at: 10m}
+",
+    )
+    .unwrap();
+    let out = fails_saying(
+        ishara()
+            .current_dir(repository())
+            .args(["rules", "test"])
+            .arg(&test),
+    );
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(out.contains("- floods (no group) fired_at 10m"), "{out}");
+    assert!(out.contains("+ floods (no group) fired_at 5m"), "{out}");
+}

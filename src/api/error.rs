@@ -47,6 +47,8 @@ pub fn error_body(error: &InboundError) -> serde_json::Value {
 pub enum ApiError {
     #[error(transparent)]
     Inbound(#[from] InboundError),
+    #[error("no such {0}")]
+    NotFound(&'static str),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -55,6 +57,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Inbound(e) => status_of(e),
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -62,6 +65,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Inbound(e) => json_error(e),
+            ApiError::NotFound(_) => {
+                HttpResponse::NotFound().json(json!({"error": self.to_string()}))
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 HttpResponse::ServiceUnavailable()

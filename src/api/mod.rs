@@ -1,5 +1,6 @@
 //! The HTTP API: gateway webhooks, the report feed and the read API.
 
+mod alerts;
 pub mod body;
 mod dead_letters;
 pub mod error;
@@ -27,6 +28,8 @@ pub struct AppState {
     /// The base URL gateways call, for URL-signed webhooks.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// The rules in force, where this process runs a worker.
+    pub rules: Option<Arc<crate::rules::reload::Reloader>>,
 }
 
 impl AppState {
@@ -91,6 +94,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(reports::list)),
         )
         .route("/v1/dead-letters", web::get().to(dead_letters::list))
+        .route("/v1/alerts", web::get().to(alerts::list))
+        .route("/v1/alerts/{id}", web::get().to(alerts::one))
+        .route("/v1/rules", web::get().to(alerts::rules))
         .default_service(web::to(not_found));
 }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
 use crate::report::{IncomingReport, ReportId};
+use crate::rules::alert::{Alert, AlertState};
 
 pub use sql::{PgStore, SqliteStore};
 
@@ -64,6 +65,15 @@ pub struct ListQuery {
     pub limit: u32,
     /// Reports older than this one (the previous page's last id).
     pub before: Option<ReportId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub limit: u32,
+    /// Alerts that fired before this one (the previous page's last id).
+    pub before: Option<String>,
+    pub state: Option<AlertState>,
+    pub rule: Option<String>,
 }
 
 /// A report as the read API shows it.
@@ -129,6 +139,42 @@ pub trait Store: Send + Sync {
 
     /// The parts of one group held so far and not yet assembled.
     async fn parts_of(&self, group: &str) -> Result<Vec<IncomingReport>, StoreError>;
+
+    /// Oldest first, by id: what rebuilds in-memory windows at start.
+    async fn reports_received_since(
+        &self,
+        since: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredReport>, StoreError>;
+
+    /// Our ids of the reports stored under these dedup keys, as
+    /// `dedup key → id`: window members are dedup keys, evidence is ids.
+    async fn report_ids(
+        &self,
+        dedup_keys: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError>;
+
+    /// Stores an alert once: an id already stored is a no-op.
+    async fn insert_alert(&self, alert: &Alert) -> Result<Inserted, StoreError>;
+
+    /// Marks a firing alert resolved; false when it was not firing (another
+    /// worker resolved it first).
+    async fn resolve_alert(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        evidence: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// Newest first.
+    async fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
+
+    async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError>;
+
+    /// Alerts still firing, and resolved ones that fired after `since`:
+    /// what restores holds and cooldowns in memory at start.
+    async fn alerts_to_restore(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.

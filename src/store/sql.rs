@@ -14,14 +14,15 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::{Inserted, ListQuery, Store, StoreError, StoredReport};
+use super::{AlertQuery, Inserted, ListQuery, Store, StoreError, StoredReport};
 use crate::enrich::language::LanguageCode;
 use crate::enrich::locate::PlaceMethod;
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
 use crate::phone::SenderKind;
 use crate::report::IncomingReport;
+use crate::rules::alert::{Alert, AlertDetails, AlertState};
 
 const INSERT_REPORTS: &str = "
 INSERT INTO reports (id, dedup_key, source, source_id, sender, sender_kind, sender_pseudonym,
@@ -39,6 +40,11 @@ SELECT id, source, source_id, sender, sender_kind, sender_pseudonym, recipient, 
        language, language_confidence, place_method, place_id, place_name, place_country,
        admin1_code, admin1_name, place_lat, place_lon, place_confidence
 FROM reports";
+
+const SELECT_ALERTS: &str = "
+SELECT id, rule_id, group_key, state, severity, fired_at, resolved_at, value, evidence,
+       resolved_evidence, details
+FROM alerts";
 
 /// Maps the keys the database inserted back onto the batch: the first
 /// occurrence of an inserted key is new, everything else a duplicate.
@@ -199,26 +205,7 @@ macro_rules! sql_store {
                     }
                 };
                 rows.iter()
-                    .map(|row| {
-                        Ok(StoredReport {
-                            id: row.try_get("id")?,
-                            source: row.try_get("source")?,
-                            source_id: row.try_get("source_id")?,
-                            sender: row.try_get("sender")?,
-                            sender_kind: row.try_get("sender_kind")?,
-                            sender_pseudonym: row.try_get("sender_pseudonym")?,
-                            recipient: row.try_get("recipient")?,
-                            text: row.try_get("text")?,
-                            sent_at: row.try_get("sent_at")?,
-                            received_at: row.try_get("received_at")?,
-                            stored_at: row.try_get("stored_at")?,
-                            lat: row.try_get("lat")?,
-                            lon: row.try_get("lon")?,
-                            meta: row.try_get::<Json<serde_json::Value>, _>("meta")?.0,
-                            language: language_of(row)?,
-                            place: place_of(row)?,
-                        })
-                    })
+                    .map(stored_report)
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::from)
             }
@@ -289,6 +276,129 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
+            async fn reports_received_since(
+                &self,
+                since: DateTime<Utc>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<StoredReport>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "{SELECT_REPORTS} WHERE received_at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(since)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(stored_report)
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
+            async fn report_ids(
+                &self,
+                dedup_keys: &[String],
+            ) -> Result<HashMap<String, String>, StoreError> {
+                if dedup_keys.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new("SELECT dedup_key, id FROM reports WHERE dedup_key IN (");
+                let mut keys = query.separated(", ");
+                for key in dedup_keys {
+                    keys.push_bind(key.as_str());
+                }
+                query.push(")");
+                let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().collect())
+            }
+
+            async fn insert_alert(&self, alert: &Alert) -> Result<Inserted, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO alerts (id, rule_id, group_key, state, severity, fired_at,
+                                         resolved_at, value, evidence, resolved_evidence, details)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&alert.id)
+                .bind(&alert.rule)
+                .bind(&alert.group)
+                .bind(alert.state.as_str())
+                .bind(&alert.severity)
+                .bind(alert.fired_at)
+                .bind(alert.resolved_at)
+                .bind(alert.value)
+                .bind(Json(&alert.evidence))
+                .bind(alert.resolved_evidence.as_ref().map(Json))
+                .bind(Json(&alert.details))
+                .execute(&self.pool)
+                .await?;
+                Ok(if done.rows_affected() == 1 {
+                    Inserted::New
+                } else {
+                    Inserted::Duplicate
+                })
+            }
+
+            async fn resolve_alert(
+                &self,
+                id: &str,
+                at: DateTime<Utc>,
+                evidence: &[String],
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE alerts SET state = 'resolved', resolved_at = $2, resolved_evidence = $3
+                     WHERE id = $1 AND state = 'firing'",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(Json(evidence))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(SELECT_ALERTS);
+                select.push(" WHERE 1 = 1");
+                if let Some(before) = &query.before {
+                    select.push(" AND id < ").push_bind(before.as_str());
+                }
+                if let Some(state) = query.state {
+                    select.push(" AND state = ").push_bind(state.as_str());
+                }
+                if let Some(rule) = &query.rule {
+                    select.push(" AND rule_id = ").push_bind(rule.as_str());
+                }
+                select
+                    .push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(i64::from(query.limit));
+                let rows = select.build().fetch_all(&self.pool).await?;
+                rows.iter().map(alert_of).collect()
+            }
+
+            async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
+                let row = sqlx::query(&format!("{SELECT_ALERTS} WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(alert_of).transpose()
+            }
+
+            async fn alerts_to_restore(
+                &self,
+                since: DateTime<Utc>,
+            ) -> Result<Vec<Alert>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "{SELECT_ALERTS} WHERE state = 'firing' OR fired_at >= $1 ORDER BY id"
+                ))
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(alert_of).collect()
+            }
+
             async fn parts_of(&self, group: &str) -> Result<Vec<IncomingReport>, StoreError> {
                 let rows: Vec<Json<IncomingReport>> = sqlx::query_scalar(
                     "SELECT report FROM message_parts
@@ -334,6 +444,69 @@ macro_rules! bind_report {
             .push_bind(place.lon)
             .push_bind(place.confidence);
     }};
+}
+
+fn stored_report<R>(row: &R) -> Result<StoredReport, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<f64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<DateTime<Utc>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Json<serde_json::Value>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredReport {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        source_id: row.try_get("source_id")?,
+        sender: row.try_get("sender")?,
+        sender_kind: row.try_get("sender_kind")?,
+        sender_pseudonym: row.try_get("sender_pseudonym")?,
+        recipient: row.try_get("recipient")?,
+        text: row.try_get("text")?,
+        sent_at: row.try_get("sent_at")?,
+        received_at: row.try_get("received_at")?,
+        stored_at: row.try_get("stored_at")?,
+        lat: row.try_get("lat")?,
+        lon: row.try_get("lon")?,
+        meta: row.try_get::<Json<serde_json::Value>, _>("meta")?.0,
+        language: language_of(row)?,
+        place: place_of(row)?,
+    })
+}
+
+fn alert_of<R>(row: &R) -> Result<Alert, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> f64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<DateTime<Utc>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Json<Vec<String>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<Json<Vec<String>>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Json<AlertDetails>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let state: String = row.try_get("state")?;
+    Ok(Alert {
+        id: row.try_get("id")?,
+        rule: row.try_get("rule_id")?,
+        group: row.try_get("group_key")?,
+        state: AlertState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown alert state {state:?}")))?,
+        severity: row.try_get("severity")?,
+        fired_at: row.try_get("fired_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+        value: row.try_get("value")?,
+        evidence: row.try_get::<Json<Vec<String>>, _>("evidence")?.0,
+        resolved_evidence: row
+            .try_get::<Option<Json<Vec<String>>>, _>("resolved_evidence")?
+            .map(|j| j.0),
+        details: row.try_get::<Json<AlertDetails>, _>("details")?.0,
+    })
 }
 
 fn language_of<R>(row: &R) -> Result<Option<LanguageGuess>, sqlx::Error>

@@ -20,6 +20,8 @@ pub use parts::assemble;
 use crate::enrich::{EnrichedReport, Enricher};
 use crate::queue::{Delivery, ReportQueue};
 use crate::report::IncomingReport;
+use crate::rules::engine::{Engine, EngineError};
+use crate::rules::facts::Facts;
 use crate::store::{Inserted, Store, StoreError};
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -29,9 +31,11 @@ pub struct Worker {
     queue: Arc<dyn ReportQueue>,
     store: Arc<dyn Store>,
     enrich: Enrich,
+    rules: Arc<Engine>,
     prefetch: u16,
     threads: usize,
     concat_timeout: Duration,
+    evaluation_interval: Duration,
 }
 
 pub struct WorkerOptions {
@@ -40,6 +44,8 @@ pub struct WorkerOptions {
     /// Batches enriched at once; 0 means one per core.
     pub threads: usize,
     pub concat_timeout: Duration,
+    /// How often silences are looked for and firing alerts re-checked.
+    pub evaluation_interval: Duration,
 }
 
 impl Worker {
@@ -47,6 +53,7 @@ impl Worker {
         queue: Arc<dyn ReportQueue>,
         store: Arc<dyn Store>,
         enricher: Arc<Enricher>,
+        rules: Arc<Engine>,
         options: WorkerOptions,
     ) -> Self {
         let threads = match options.threads {
@@ -57,9 +64,11 @@ impl Worker {
             queue,
             store,
             enrich: Enrich(enricher),
+            rules,
             prefetch: options.prefetch,
             threads,
             concat_timeout: options.concat_timeout,
+            evaluation_interval: options.evaluation_interval,
         }
     }
 
@@ -69,18 +78,35 @@ impl Worker {
         let sweeper = tokio::spawn(parts::sweep_parts(
             self.store.clone(),
             self.enrich.clone(),
+            self.rules.clone(),
             self.concat_timeout,
         ));
+        let timers = tokio::spawn(run_timers(self.rules.clone(), self.evaluation_interval));
         // One batch per thread enriching while one more is being stored.
         let batch_size = (usize::from(self.prefetch) / self.threads).max(1);
         ReceiverStream::new(deliveries)
             .ready_chunks(batch_size)
             .for_each_concurrent(self.threads + 1, |batch| {
-                handle_batch(&*self.store, &self.enrich, batch)
+                handle_batch(&*self.store, &self.enrich, &self.rules, batch)
             })
             .await;
         sweeper.abort();
+        timers.abort();
         Ok(())
+    }
+}
+
+/// Silences fire and alerts resolve with no report arriving: a timer asks.
+/// Every worker runs one; the window store and the database make sure each
+/// firing and each resolution happens once.
+async fn run_timers(rules: Arc<Engine>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = rules.tick(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "rule timers failed; trying again next tick");
+        }
     }
 }
 
@@ -126,13 +152,16 @@ fn enrich_one(enricher: &Enricher, report: IncomingReport) -> Result<EnrichedRep
     }
 }
 
-async fn handle_batch(store: &dyn Store, enrich: &Enrich, batch: Vec<Delivery>) {
+async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Engine, batch: Vec<Delivery>) {
     let mut wholes = Vec::with_capacity(batch.len());
     for delivery in batch {
         match serde_json::from_slice::<IncomingReport>(&delivery.payload) {
             Err(e) => dead_letter(delivery, &format!("not a report: {e}")).await,
             Ok(report) if report.part.is_some() => {
                 let outcome = retrying(|| parts::store_part(store, enrich, &report)).await;
+                if let Ok(Some(whole)) = &outcome {
+                    count(rules, std::slice::from_ref(whole)).await;
+                }
                 settle(delivery, outcome.map(|_| ())).await;
             }
             Ok(report) => wholes.push((delivery, report)),
@@ -149,15 +178,16 @@ async fn handle_batch(store: &dyn Store, enrich: &Enrich, batch: Vec<Delivery>) 
             Err(reason) => dead_letter(delivery, &reason).await,
         }
     }
-    store_batch(store, ready).await;
+    store_batch(store, rules, ready).await;
 }
 
 /// Stores a batch in one statement. If the database refuses it, each
 /// report is tried alone so that only the one it refuses is dead-lettered.
-async fn store_batch(store: &dyn Store, batch: Vec<(Delivery, EnrichedReport)>) {
+async fn store_batch(store: &dyn Store, rules: &Engine, batch: Vec<(Delivery, EnrichedReport)>) {
     let (deliveries, reports): (Vec<Delivery>, Vec<EnrichedReport>) = batch.into_iter().unzip();
     match retrying(|| store.insert_reports(&reports)).await {
         Ok(outcomes) => {
+            count(rules, &reports).await;
             for ((delivery, report), outcome) in deliveries.into_iter().zip(&reports).zip(outcomes)
             {
                 log_stored(report, outcome);
@@ -169,6 +199,7 @@ async fn store_batch(store: &dyn Store, batch: Vec<(Delivery, EnrichedReport)>) 
                 let outcome = retrying(|| store.insert_report(report)).await;
                 if let Ok(outcome) = &outcome {
                     log_stored(report, *outcome);
+                    count(rules, std::slice::from_ref(report)).await;
                 }
                 settle(delivery, outcome.map(|_| ())).await;
             }
@@ -179,6 +210,32 @@ async fn store_batch(store: &dyn Store, batch: Vec<(Delivery, EnrichedReport)>) 
             }
         }
     }
+}
+
+/// Counts stored reports in their rules' windows before they are
+/// acknowledged: a crash in between redelivers them, and counting is
+/// idempotent. Duplicates are counted too (a no-op unless the first
+/// delivery died before counting). Waits out Redis or database outages.
+pub(crate) async fn count(rules: &Engine, reports: &[EnrichedReport]) {
+    let facts: Vec<Facts> = reports.iter().map(Facts::from_enriched).collect();
+    let mut backoff = RETRY_MIN;
+    loop {
+        match rules.observe(&facts, chrono::Utc::now()).await {
+            Ok(_) => return,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "rule windows failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+            Err(e) => return log_refused(&e),
+        }
+    }
+}
+
+/// The reports are stored; an alert the database refuses is not worth
+/// losing them over.
+fn log_refused(error: &EngineError) {
+    tracing::error!(%error, "rules could not record an alert");
 }
 
 fn log_stored(report: &EnrichedReport, outcome: Inserted) {

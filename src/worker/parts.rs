@@ -8,19 +8,22 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::Enrich;
+use crate::enrich::EnrichedReport;
 use crate::report::IncomingReport;
-use crate::store::{Inserted, Store, StoreError};
+use crate::rules::engine::Engine;
+use crate::store::{Store, StoreError};
 
 /// Assembled parts are remembered this long to recognise redeliveries.
 const PART_MEMORY: chrono::Duration = chrono::Duration::hours(24);
 
-/// Keeps one part; stores the whole message once its last part is in.
-/// `None` means the part is held, waiting for its siblings.
+/// Keeps one part; stores the whole message once its last part is in and
+/// returns it, to be counted. `None` means the part is held, waiting for
+/// its siblings.
 pub(super) async fn store_part(
     store: &dyn Store,
     enrich: &Enrich,
     part: &IncomingReport,
-) -> Result<Option<Inserted>, StoreError> {
+) -> Result<Option<EnrichedReport>, StoreError> {
     let Some(info) = &part.part else {
         return Err(StoreError::Corrupt("store_part needs a part".into()));
     };
@@ -29,7 +32,8 @@ pub(super) async fn store_part(
         return Ok(None);
     };
     let whole = enrich.one(whole).await.map_err(StoreError::Corrupt)?;
-    store.complete_parts(&info.group, &whole).await.map(Some)
+    store.complete_parts(&info.group, &whole).await?;
+    Ok(Some(whole))
 }
 
 /// Joins a group's parts in order. Without `partial`, only a complete
@@ -69,12 +73,17 @@ pub fn assemble(parts: &[IncomingReport], partial: bool) -> Option<IncomingRepor
 }
 
 /// Stores what arrived of multipart messages whose parts stopped coming.
-pub(super) async fn sweep_parts(store: Arc<dyn Store>, enrich: Enrich, timeout: Duration) {
+pub(super) async fn sweep_parts(
+    store: Arc<dyn Store>,
+    enrich: Enrich,
+    rules: Arc<Engine>,
+    timeout: Duration,
+) {
     let every = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
     loop {
         tokio::time::sleep(every).await;
         let cutoff = Utc::now() - chrono::Duration::from_std(timeout).unwrap_or_default();
-        if let Err(e) = sweep_once(&*store, &enrich, cutoff).await {
+        if let Err(e) = sweep_once(&*store, &enrich, &rules, cutoff).await {
             tracing::warn!(error = %e, "multipart sweep failed; will retry");
         }
     }
@@ -83,6 +92,7 @@ pub(super) async fn sweep_parts(store: Arc<dyn Store>, enrich: Enrich, timeout: 
 async fn sweep_once(
     store: &dyn Store,
     enrich: &Enrich,
+    rules: &Engine,
     cutoff: chrono::DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for group in store.stale_part_groups(cutoff).await? {
@@ -91,6 +101,7 @@ async fn sweep_once(
             tracing::info!(id = %partial.id, "storing a multipart SMS with parts missing");
             let partial = enrich.one(partial).await.map_err(StoreError::Corrupt)?;
             store.complete_parts(&group, &partial).await?;
+            super::count(rules, std::slice::from_ref(&partial)).await;
         }
     }
     store.purge_parts(Utc::now() - PART_MEMORY).await?;

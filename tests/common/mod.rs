@@ -224,7 +224,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub config: Config,
     pub app_queue: Arc<dyn ishara::queue::ReportQueue>,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -238,6 +238,10 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     c.api.token = Some(API_TOKEN.into());
     c.ingest.default_country = Some("KE".into());
     c.worker.concat_timeout_secs = 600;
+    // No rules unless a test writes some: the repository's examples are
+    // tested by `rules test`, not by every app a test starts.
+    c.rules_dir = data_dir.join("rules");
+    c.templates_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     c.gateways.twilio = Some(TwilioConfig {
         auth_token: Secrets::One(TWILIO_TOKEN.into()),
         account_sid: Some("AC0123456789abcdef0123456789abcdef".into()),
@@ -274,6 +278,23 @@ impl TestApp {
         let data = tempfile::tempdir().unwrap();
         let mut config = test_config(data.path());
         customize(&mut config);
+        Self::start(config, data).await
+    }
+
+    /// Stops this app and starts another on the same data directory and
+    /// configuration, as a process restart would.
+    pub async fn restart(mut self) -> Self {
+        let data = self._data.take().expect("a data directory");
+        let config = self.config.clone();
+        self.server.abort();
+        let server = std::mem::replace(&mut self.server, tokio::spawn(async { Ok(()) }));
+        // Wait until the old app is gone, with its database connections.
+        let _ = server.await;
+        drop(self);
+        Self::start(config, data).await
+    }
+
+    async fn start(config: Config, data: tempfile::TempDir) -> Self {
         let app = Application::build(&config, Role::Serve)
             .await
             .expect("app starts");
@@ -285,7 +306,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             config,
             app_queue,
-            _data: data,
+            _data: Some(data),
             server,
         }
     }

@@ -1,0 +1,820 @@
+//! Counts reports into their rules' windows and fires alerts the moment a
+//! condition holds; timers fire silences and resolve what no longer holds.
+//!
+//! Every decision that must happen once is made by the window store (a
+//! member counted once, a series claimed once) or by the database (an
+//! alert resolved once), never by this process alone, so any number of
+//! workers can run this engine side by side. `now` is always passed in:
+//! `ishara rules test` drives the same engine on a fake clock.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::alert::{Alert, AlertDetails, AlertState};
+use super::facts::Facts;
+use super::matcher::{Matcher, RuleMatch, Subject};
+use super::model::{Condition, GroupBy, Rule};
+use crate::store::{AlertQuery, Store, StoreError};
+use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
+
+/// Evidence kept with an alert: enough to read, bounded for huge windows.
+pub const EVIDENCE: u32 = 100;
+
+/// A series known to be held is not claimed again for this long: while an
+/// alert fires, every new report in its group would otherwise cost a claim.
+const HELD_CACHE: chrono::Duration = chrono::Duration::seconds(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Windows(#[from] WindowError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    /// Redis or the database down: the caller retries, the delivery stays
+    /// owed meanwhile.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Windows(WindowError::Unavailable(_))
+                | EngineError::Store(StoreError::Unavailable(_))
+        )
+    }
+}
+
+/// The rules in force, compiled: swapped whole on reload.
+pub struct RuleBook {
+    rules: Vec<Rule>,
+    shapes: Vec<Shape>,
+    matcher: Matcher,
+    by_id: HashMap<String, usize>,
+}
+
+impl RuleBook {
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let shapes = rules.iter().map(|r| shape_of(&r.condition)).collect();
+        let matcher = Matcher::new(&rules);
+        let by_id = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str().to_owned(), i))
+            .collect();
+        Self {
+            rules,
+            shapes,
+            matcher,
+            by_id,
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    fn get(&self, id: &str) -> Option<(&Rule, &Shape)> {
+        self.by_id
+            .get(id)
+            .map(|&i| (&self.rules[i], &self.shapes[i]))
+    }
+
+    /// The longest a member stays in any window: how far back windows are
+    /// rebuilt from stored reports.
+    pub fn longest_retention(&self) -> Duration {
+        let ms = self.shapes.iter().map(|s| s.retain_ms).max().unwrap_or(0);
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
+
+    fn longest_cooldown(&self) -> Duration {
+        self.rules
+            .iter()
+            .map(|r| r.cooldown)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub fn shape_of(condition: &Condition) -> Shape {
+    let single = |window: Duration, senders: bool| Shape {
+        window_ms: millis(window),
+        windows: 1,
+        senders,
+        evidence: EVIDENCE,
+        track_groups: false,
+        retain_ms: millis(window),
+    };
+    match *condition {
+        Condition::Count { window, .. } => single(window, false),
+        Condition::DistinctSenders { window, .. } => single(window, true),
+        Condition::FirstSeen { baseline } => single(baseline, false),
+        Condition::Spike {
+            window,
+            baseline_windows,
+            ..
+        } => Shape {
+            windows: 1 + baseline_windows,
+            retain_ms: millis(window).saturating_mul(i64::from(1 + baseline_windows)),
+            ..single(window, false)
+        },
+        Condition::Absence { baseline, silence } => Shape {
+            track_groups: true,
+            retain_ms: millis(baseline),
+            ..single(silence, false)
+        },
+    }
+}
+
+/// What a firing says it measured, or `None` when the condition does not
+/// hold. `arriving` is true when a report just joined the series.
+fn fires(condition: &Condition, measure: &Measure, arriving: bool) -> Option<f64> {
+    let current = measure.counts.first().copied().unwrap_or(0);
+    match *condition {
+        Condition::Count { at_least, .. } => (current >= at_least).then_some(current as f64),
+        Condition::DistinctSenders { at_least, .. } => {
+            (measure.senders >= at_least).then_some(measure.senders as f64)
+        }
+        Condition::Spike {
+            factor,
+            baseline_windows,
+            min_count,
+            ..
+        } => {
+            let before: u64 = measure.counts.iter().skip(1).sum();
+            let average = before as f64 / f64::from(baseline_windows.max(1));
+            (current >= min_count && current as f64 >= factor * average).then_some(current as f64)
+        }
+        // Only the report that opens a series is news; later ones are not.
+        Condition::FirstSeen { .. } => (arriving && measure.added && current == 1).then_some(1.0),
+        // Silence fires from the timer, never from a report arriving.
+        Condition::Absence { .. } => None,
+    }
+}
+
+/// Whether a firing alert still holds, checked by the timer.
+fn still_holds(condition: &Condition, measure: &Measure) -> bool {
+    let current = measure.counts.first().copied().unwrap_or(0);
+    match condition {
+        // A first sighting stays news until the group has been quiet for
+        // the whole baseline.
+        Condition::FirstSeen { .. } => current > 0,
+        Condition::Absence { .. } => current == 0,
+        other => fires(other, measure, false).is_some(),
+    }
+}
+
+fn describe(condition: &Condition) -> String {
+    let h = |d: &Duration| humantime::format_duration(*d).to_string();
+    match condition {
+        Condition::Count { window, at_least } => format!("count >= {at_least} in {}", h(window)),
+        Condition::DistinctSenders { window, at_least } => {
+            format!("distinct senders >= {at_least} in {}", h(window))
+        }
+        Condition::Spike {
+            window,
+            factor,
+            baseline_windows,
+            min_count,
+        } => format!(
+            "count in {} >= {factor} x the average of the {baseline_windows} windows before, and >= {min_count}",
+            h(window)
+        ),
+        Condition::Absence { baseline, silence } => format!(
+            "no report for {} from a group that reported in the last {}",
+            h(silence),
+            h(baseline)
+        ),
+        Condition::FirstSeen { baseline } => {
+            format!("first report with none in the {} before", h(baseline))
+        }
+    }
+}
+
+/// An alert that fired or resolved: what notifications are made from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Fired(Alert),
+    Resolved(Alert),
+}
+
+pub struct Engine {
+    book: RwLock<Arc<RuleBook>>,
+    windows: Arc<dyn WindowStore>,
+    store: Arc<dyn Store>,
+    lateness: chrono::Duration,
+    /// Series this process saw held, until when it trusts that.
+    held: Mutex<HashMap<Series, (String, DateTime<Utc>)>>,
+    /// Alerts this process knows are stored: a hold whose alert is not
+    /// stored (a worker died between claim and insert) is recorded again.
+    recorded: Mutex<HashSet<String>>,
+}
+
+/// One report counted in one series of one rule.
+struct Counted<'a> {
+    rule: usize,
+    facts: &'a Facts,
+    group: Vec<(GroupBy, String)>,
+}
+
+impl Engine {
+    pub fn new(
+        book: RuleBook,
+        windows: Arc<dyn WindowStore>,
+        store: Arc<dyn Store>,
+        allowed_lateness: Duration,
+    ) -> Self {
+        Self {
+            book: RwLock::new(Arc::new(book)),
+            windows,
+            store,
+            lateness: chrono::Duration::from_std(allowed_lateness).unwrap_or(chrono::Duration::MAX),
+            held: Mutex::new(HashMap::new()),
+            recorded: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn book(&self) -> Arc<RuleBook> {
+        self.book.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts new rules in force at once; reports already being counted
+    /// finish under the old ones.
+    pub fn replace(&self, book: RuleBook) {
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(book);
+    }
+
+    /// Counts a batch of reports and fires what their counts make hold.
+    /// A report counted before (a redelivery) is not counted again, but
+    /// what it makes hold is still claimed, so a worker that died between
+    /// counting and firing is made good by the redelivery.
+    pub async fn observe(
+        &self,
+        reports: &[Facts],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, EngineError> {
+        self.count(reports, now, true).await
+    }
+
+    /// Counts without firing: rebuilding windows from stored reports.
+    pub async fn replay(&self, reports: &[Facts], now: DateTime<Utc>) -> Result<(), EngineError> {
+        self.count(reports, now, false).await.map(|_| ())
+    }
+
+    async fn count(
+        &self,
+        reports: &[Facts],
+        now: DateTime<Utc>,
+        fire: bool,
+    ) -> Result<Vec<Change>, EngineError> {
+        let book = self.book();
+        let counted = self.counted(&book, reports, now);
+        if counted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let observations: Vec<(Observation, &Shape)> = counted
+            .iter()
+            .map(|c| {
+                let observation = Observation {
+                    series: series(&book.rules[c.rule], &c.group),
+                    member: c.facts.dedup_key.clone(),
+                    sender: c.facts.sender.clone(),
+                    at_ms: c.facts.at.timestamp_millis(),
+                };
+                (observation, &book.shapes[c.rule])
+            })
+            .collect();
+        let measures = self
+            .windows
+            .observe(&observations, now.timestamp_millis())
+            .await?;
+        if !fire {
+            return Ok(Vec::new());
+        }
+        let mut changes = Vec::new();
+        for ((c, (observation, _)), measure) in counted.iter().zip(&observations).zip(&measures) {
+            let rule = &book.rules[c.rule];
+            if let Some(value) = fires(&rule.condition, measure, true)
+                && let Some(alert) = self
+                    .claim(rule, &observation.series, &c.group, value, measure, now)
+                    .await?
+            {
+                changes.push(Change::Fired(alert));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Which rules each report counts for, in which groups. Reports later
+    /// than the allowed lateness count for nothing.
+    fn counted<'a>(
+        &self,
+        book: &RuleBook,
+        reports: &'a [Facts],
+        now: DateTime<Utc>,
+    ) -> Vec<Counted<'a>> {
+        let mut counted = Vec::new();
+        let mut matches: Vec<RuleMatch> = Vec::new();
+        for facts in reports {
+            if facts.at < now - self.lateness {
+                tracing::info!(id = %facts.id, at = %facts.at, "report later than rules.allowed_lateness_secs: stored, not counted");
+                continue;
+            }
+            matches.clear();
+            book.matcher.matches(&subject(facts), &mut matches);
+            for m in &matches {
+                let rule = &book.rules[m.rule];
+                for group in groups(rule, facts, m) {
+                    counted.push(Counted {
+                        rule: m.rule,
+                        facts,
+                        group,
+                    });
+                }
+            }
+        }
+        counted
+    }
+
+    /// Claims the series for a new alert and records it; `None` when an
+    /// alert already holds it or it is cooling down.
+    async fn claim(
+        &self,
+        rule: &Rule,
+        series: &Series,
+        group: &[(GroupBy, String)],
+        value: f64,
+        measure: &Measure,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>, EngineError> {
+        if self.known_held(series, now) {
+            return Ok(None);
+        }
+        let id = crate::report::ReportId::new().to_string();
+        let cooldown = chrono::Duration::from_std(rule.cooldown).unwrap_or(chrono::Duration::MAX);
+        let until = now.checked_add_signed(cooldown).unwrap_or(now);
+        let claim = self
+            .windows
+            .claim(
+                series,
+                &id,
+                until.timestamp_millis(),
+                now.timestamp_millis(),
+            )
+            .await?;
+        let alert_id = match claim {
+            Claim::CoolingDown => return Ok(None),
+            Claim::Won => id,
+            Claim::Held(holder) => {
+                self.remember_held(series, &holder, now);
+                if self.is_recorded(&holder) || self.store.alert(&holder).await?.is_some() {
+                    self.mark_recorded(&holder);
+                    return Ok(None);
+                }
+                tracing::warn!(alert = %holder, rule = %rule.id, "a claimed alert was never stored; storing it now");
+                holder
+            }
+        };
+        let evidence = self.evidence(&measure.evidence).await?;
+        let alert = Alert {
+            id: alert_id,
+            rule: rule.id.as_str().to_owned(),
+            group: series.group.clone(),
+            state: AlertState::Firing,
+            severity: rule.severity.as_str().to_owned(),
+            fired_at: now,
+            resolved_at: None,
+            value,
+            evidence,
+            resolved_evidence: None,
+            details: details(rule, group),
+        };
+        self.store.insert_alert(&alert).await?;
+        self.mark_recorded(&alert.id);
+        self.remember_held(series, &alert.id, now);
+        tracing::info!(alert = %alert.id, rule = %alert.rule, group = %alert.group, value, "alert fired");
+        Ok(Some(alert))
+    }
+
+    /// Report ids of window members, oldest first.
+    async fn evidence(&self, members: &[String]) -> Result<Vec<String>, EngineError> {
+        let ids = self.store.report_ids(members).await?;
+        Ok(members.iter().filter_map(|m| ids.get(m).cloned()).collect())
+    }
+
+    /// Fires silences and resolves alerts whose condition stopped holding.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
+        let mut changes = self.fire_silences(now).await?;
+        changes.extend(self.resolve(now).await?);
+        Ok(changes)
+    }
+
+    async fn fire_silences(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
+        let book = self.book();
+        let mut changes = Vec::new();
+        for (index, rule) in book.rules.iter().enumerate() {
+            let Condition::Absence { baseline, silence } = rule.condition else {
+                continue;
+            };
+            let seen_after = now - chrono::Duration::from_std(baseline).unwrap_or_default();
+            let silent_since = now - chrono::Duration::from_std(silence).unwrap_or_default();
+            let groups = self
+                .windows
+                .silent_groups(
+                    rule.id.as_str(),
+                    seen_after.timestamp_millis(),
+                    silent_since.timestamp_millis(),
+                )
+                .await?;
+            for group in groups {
+                let series = Series {
+                    rule: rule.id.as_str().to_owned(),
+                    group,
+                };
+                let fields = parse_group(&series.group);
+                let measure = Measure {
+                    counts: vec![0; book.shapes[index].windows as usize],
+                    ..Measure::default()
+                };
+                if let Some(alert) = self
+                    .claim(rule, &series, &fields, silence.as_secs_f64(), &measure, now)
+                    .await?
+                {
+                    changes.push(Change::Fired(alert));
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn resolve(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
+        let book = self.book();
+        let firing = self
+            .store
+            .list_alerts(&AlertQuery {
+                limit: 10_000,
+                state: Some(AlertState::Firing),
+                ..AlertQuery::default()
+            })
+            .await?;
+        let mut checks = Vec::new();
+        let mut orphans = Vec::new();
+        for alert in firing {
+            match book.get(&alert.rule) {
+                Some((rule, shape)) => checks.push((alert, rule, shape)),
+                // Its rule was deleted or renamed: nothing can resolve it later.
+                None => orphans.push(alert),
+            }
+        }
+        let queries: Vec<(Series, &Shape)> = checks
+            .iter()
+            .map(|(alert, _, shape)| (series_of(alert), *shape))
+            .collect();
+        let measures = self
+            .windows
+            .measure(&queries, now.timestamp_millis())
+            .await?;
+        let mut changes = Vec::new();
+        for ((alert, rule, _), measure) in checks.into_iter().zip(measures) {
+            if !still_holds(&rule.condition, &measure) {
+                let evidence = self.evidence(&measure.evidence).await?;
+                changes.extend(self.resolve_one(alert, evidence, now).await?);
+            }
+        }
+        for alert in orphans {
+            changes.extend(self.resolve_one(alert, Vec::new(), now).await?);
+        }
+        Ok(changes)
+    }
+
+    async fn resolve_one(
+        &self,
+        mut alert: Alert,
+        evidence: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Change>, EngineError> {
+        let series = series_of(&alert);
+        // The database decides who resolves; whoever did, the hold ends.
+        let resolved_here = self.store.resolve_alert(&alert.id, now, &evidence).await?;
+        self.windows.release(&series, &alert.id).await?;
+        self.forget_held(&series);
+        if !resolved_here {
+            return Ok(None);
+        }
+        tracing::info!(alert = %alert.id, rule = %alert.rule, group = %alert.group, "alert resolved");
+        alert.state = AlertState::Resolved;
+        alert.resolved_at = Some(now);
+        alert.resolved_evidence = Some(evidence);
+        Ok(Some(Change::Resolved(alert)))
+    }
+
+    /// In-memory windows start empty: count again what was stored within
+    /// the longest window, and restore holds and cooldowns from stored
+    /// alerts, so a restart neither forgets a cluster nor repeats an alert.
+    pub async fn rebuild(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        let book = self.book();
+        let back = chrono::Duration::from_std(book.longest_retention()).unwrap_or_default()
+            + self.lateness;
+        let mut after: Option<String> = None;
+        let mut replayed = 0;
+        loop {
+            let page = self
+                .store
+                .reports_received_since(now - back, after.as_deref(), 1000)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            let facts: Vec<Facts> = page.iter().map(Facts::from_stored).collect();
+            self.replay(&facts, now).await?;
+            replayed += facts.len();
+        }
+        let cooldown = chrono::Duration::from_std(book.longest_cooldown()).unwrap_or_default();
+        for alert in self.store.alerts_to_restore(now - cooldown).await? {
+            let Some((rule, _)) = book.get(&alert.rule) else {
+                continue;
+            };
+            let series = series_of(&alert);
+            let until =
+                alert.fired_at + chrono::Duration::from_std(rule.cooldown).unwrap_or_default();
+            self.windows
+                .claim(
+                    &series,
+                    &alert.id,
+                    until.timestamp_millis(),
+                    alert.fired_at.timestamp_millis(),
+                )
+                .await?;
+            if alert.state == AlertState::Resolved {
+                self.windows.release(&series, &alert.id).await?;
+            }
+            self.mark_recorded(&alert.id);
+        }
+        Ok(replayed)
+    }
+
+    fn known_held(&self, series: &Series, now: DateTime<Utc>) -> bool {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.get(series).is_some_and(|(_, until)| *until > now)
+    }
+
+    fn remember_held(&self, series: &Series, alert: &str, now: DateTime<Utc>) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|_, (_, until)| *until > now);
+        held.insert(series.clone(), (alert.to_owned(), now + HELD_CACHE));
+    }
+
+    fn forget_held(&self, series: &Series) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(series);
+    }
+
+    fn is_recorded(&self, alert: &str) -> bool {
+        self.recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(alert)
+    }
+
+    fn mark_recorded(&self, alert: &str) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: forgetting only costs one lookup in the store.
+        if recorded.len() > 100_000 {
+            recorded.clear();
+        }
+        recorded.insert(alert.to_owned());
+    }
+}
+
+fn subject(facts: &Facts) -> Subject<'_> {
+    let place = &facts.place;
+    Subject {
+        text: &facts.text,
+        language: &facts.language,
+        source: &facts.source,
+        country: place.country.as_deref(),
+        admin1_code: place.admin1_code.as_deref(),
+        admin1_name: place.admin1_name.as_deref(),
+        place_name: place.name.as_deref(),
+        lat: place.lat,
+        lon: place.lon,
+    }
+}
+
+fn series(rule: &Rule, group: &[(GroupBy, String)]) -> Series {
+    Series {
+        rule: rule.id.as_str().to_owned(),
+        group: group_key(group),
+    }
+}
+
+fn series_of(alert: &Alert) -> Series {
+    Series {
+        rule: alert.rule.clone(),
+        group: alert.group.clone(),
+    }
+}
+
+pub fn group_by_name(by: GroupBy) -> &'static str {
+    match by {
+        GroupBy::Country => "country",
+        GroupBy::Admin1 => "admin1",
+        GroupBy::Place => "place",
+        GroupBy::Language => "language",
+        GroupBy::Keyword => "keyword",
+        GroupBy::Sender => "sender",
+    }
+}
+
+/// `admin1=KE.30,keyword=cholera`: stable, readable, and what alerts and
+/// the API show.
+fn group_key(group: &[(GroupBy, String)]) -> String {
+    group
+        .iter()
+        .map(|(by, value)| format!("{}={value}", group_by_name(*by)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_group(key: &str) -> Vec<(GroupBy, String)> {
+    key.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(name, value)| {
+            let by = match name {
+                "country" => GroupBy::Country,
+                "admin1" => GroupBy::Admin1,
+                "place" => GroupBy::Place,
+                "language" => GroupBy::Language,
+                "keyword" => GroupBy::Keyword,
+                "sender" => GroupBy::Sender,
+                _ => return None,
+            };
+            Some((by, value.to_owned()))
+        })
+        .collect()
+}
+
+/// The groups a report counts in for one rule: one, or one per topic it
+/// matched when grouped by keyword, or none when it lacks a grouped field
+/// (a report of unknown place is not counted per county).
+fn groups(rule: &Rule, facts: &Facts, matched: &RuleMatch) -> Vec<Vec<(GroupBy, String)>> {
+    let mut groups: Vec<Vec<(GroupBy, String)>> = vec![Vec::new()];
+    for by in &rule.group_by {
+        let values: Vec<String> = match by {
+            GroupBy::Keyword => matched.topics.clone(),
+            other => match field(*other, facts) {
+                Some(value) => vec![value],
+                None => Vec::new(),
+            },
+        };
+        groups = groups
+            .into_iter()
+            .flat_map(|group| {
+                values.iter().map(move |value| {
+                    let mut group = group.clone();
+                    group.push((*by, value.clone()));
+                    group
+                })
+            })
+            .collect();
+    }
+    groups
+}
+
+fn field(by: GroupBy, facts: &Facts) -> Option<String> {
+    let place = &facts.place;
+    match by {
+        GroupBy::Country => place.country.clone(),
+        GroupBy::Admin1 => place.admin1_code.clone(),
+        GroupBy::Place => place.place_id.map(|id| id.to_string()),
+        GroupBy::Language => Some(facts.language.clone()),
+        GroupBy::Sender => facts.sender.clone(),
+        GroupBy::Keyword => None,
+    }
+}
+
+fn details(rule: &Rule, group: &[(GroupBy, String)]) -> AlertDetails {
+    AlertDetails {
+        description: rule.description.clone(),
+        group: group
+            .iter()
+            .map(|(by, value)| (group_by_name(*by).to_owned(), value.clone()))
+            .collect(),
+        labels: rule.labels.clone(),
+        notify: rule.notify.clone(),
+        template: rule.template.clone(),
+        condition: describe(&rule.condition),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measure(counts: &[u64], senders: u64, added: bool) -> Measure {
+        Measure {
+            added,
+            counts: counts.to_vec(),
+            senders,
+            evidence: Vec::new(),
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn count_fires_at_the_threshold() {
+        let c = Condition::Count {
+            window: HOUR,
+            at_least: 3,
+        };
+        assert_eq!(fires(&c, &measure(&[2], 0, true), true), None);
+        assert_eq!(fires(&c, &measure(&[3], 0, true), true), Some(3.0));
+    }
+
+    #[test]
+    fn distinct_senders_ignore_repeats_of_one_sender() {
+        let c = Condition::DistinctSenders {
+            window: HOUR,
+            at_least: 3,
+        };
+        assert_eq!(fires(&c, &measure(&[10], 1, true), true), None);
+        assert_eq!(fires(&c, &measure(&[3], 3, true), true), Some(3.0));
+    }
+
+    #[test]
+    fn spike_compares_with_the_average_of_the_windows_before() {
+        let c = Condition::Spike {
+            window: HOUR,
+            factor: 3.0,
+            baseline_windows: 4,
+            min_count: 5,
+        };
+        // Average before: 2; 6 >= 3 x 2 and >= 5.
+        assert_eq!(
+            fires(&c, &measure(&[6, 2, 2, 2, 2], 0, true), true),
+            Some(6.0)
+        );
+        assert_eq!(fires(&c, &measure(&[5, 2, 2, 2, 2], 0, true), true), None);
+        // Below the minimum count, however quiet before.
+        assert_eq!(fires(&c, &measure(&[4, 0, 0, 0, 0], 0, true), true), None);
+    }
+
+    #[test]
+    fn first_seen_fires_only_for_the_report_that_opens_a_series() {
+        let c = Condition::FirstSeen { baseline: HOUR };
+        assert_eq!(fires(&c, &measure(&[1], 0, true), true), Some(1.0));
+        assert_eq!(fires(&c, &measure(&[1], 0, false), true), None);
+        assert_eq!(fires(&c, &measure(&[2], 0, true), true), None);
+        assert!(still_holds(&c, &measure(&[1], 0, false)));
+        assert!(!still_holds(&c, &measure(&[0], 0, false)));
+    }
+
+    #[test]
+    fn absence_never_fires_from_a_report_and_resolves_when_one_comes() {
+        let c = Condition::Absence {
+            baseline: HOUR * 24,
+            silence: HOUR,
+        };
+        assert_eq!(fires(&c, &measure(&[0], 0, true), true), None);
+        assert!(still_holds(&c, &measure(&[0], 0, false)));
+        assert!(!still_holds(&c, &measure(&[1], 0, false)));
+    }
+
+    #[test]
+    fn group_keys_round_trip() {
+        let group = vec![
+            (GroupBy::Admin1, "KE.30".to_owned()),
+            (GroupBy::Keyword, "cholera".to_owned()),
+        ];
+        let key = group_key(&group);
+        assert_eq!(key, "admin1=KE.30,keyword=cholera");
+        assert_eq!(parse_group(&key), group);
+    }
+
+    #[test]
+    fn shapes_keep_what_their_condition_needs() {
+        let spike = shape_of(&Condition::Spike {
+            window: HOUR,
+            factor: 2.0,
+            baseline_windows: 6,
+            min_count: 1,
+        });
+        assert_eq!(spike.windows, 7);
+        assert_eq!(spike.retain_ms, 7 * 3_600_000);
+        let absence = shape_of(&Condition::Absence {
+            baseline: HOUR * 24,
+            silence: HOUR,
+        });
+        assert!(absence.track_groups);
+        assert_eq!(absence.window_ms, 3_600_000);
+        assert_eq!(absence.retain_ms, 24 * 3_600_000);
+    }
+}

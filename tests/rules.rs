@@ -1,0 +1,303 @@
+//! Alert rules as users rely on them: an alert fires the moment its
+//! condition holds, once, with the reports that made it; retries and
+//! redeliveries count once; several workers fire once; silences fire from
+//! the timer; edits reload all or nothing; restarts forget nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const CHOLERA_RULE: &str = r#"
+- id: cholera-cluster
+  description: Cholera reports anywhere
+  match:
+    keywords:
+      cholera: [cholera, kipindupindu, choléra]
+  window: 24h
+  when:
+    count: { gte: 3 }
+  cooldown: 6h
+  severity: severe
+"#;
+
+fn write_rules(app_config: &ishara::config::Config, file: &str, yaml: &str) {
+    std::fs::create_dir_all(&app_config.rules_dir).unwrap();
+    std::fs::write(app_config.rules_dir.join(file), yaml).unwrap();
+}
+
+/// A config customisation that writes `yaml` as the only rule file.
+fn with_rules(yaml: &'static str) -> impl FnOnce(&mut ishara::config::Config) {
+    move |c| write_rules(c, "rules.yaml", yaml)
+}
+
+async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
+    let page: Value = app
+        .client
+        .get(app.url(&format!("/v1/alerts?{query}")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["alerts"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until `n` alerts match `query`, then a little longer to catch any
+/// that should not be there.
+async fn wait_for_alerts(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = alerts(app, query).await;
+        if found.len() >= n {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return alerts(app, query).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} alerts for {query:?}, have {found:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post(app: &TestApp, id: &str, text: &str, sender: &str) {
+    let body = json!({"id": id, "text": text, "sender": sender}).to_string();
+    let reply = app.post_reports("application/json", &body).await;
+    assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn an_alert_fires_once_when_its_rule_holds_with_the_reports_that_made_it() {
+    let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
+    post(&app, "a", "Cholera in the village", "+254700000001").await;
+    post(&app, "b", "kipindupindu hapa", "+254700000002").await;
+    app.wait_for_reports(2).await;
+    assert!(alerts(&app, "").await.is_empty(), "two reports must not fire");
+
+    post(&app, "c", "CHOLÉRA au marché", "+254700000003").await;
+    let fired = wait_for_alerts(&app, "state=firing", 1).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let alert = &fired[0];
+    assert_eq!(alert["rule"], "cholera-cluster");
+    assert_eq!(alert["severity"], "severe");
+    assert_eq!(alert["value"], 3.0);
+    let mut ids: Vec<String> = app
+        .reports()
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut evidence: Vec<String> = alert["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    evidence.sort();
+    assert_eq!(evidence, ids, "the evidence is the three stored reports");
+
+    // More reports while it fires: still one alert.
+    post(&app, "d", "cholera again", "+254700000004").await;
+    app.wait_for_reports(4).await;
+    assert_eq!(wait_for_alerts(&app, "", 1).await.len(), 1);
+
+    let one: Value = app
+        .client
+        .get(app.url(&format!("/v1/alerts/{}", alert["id"].as_str().unwrap())))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["id"], alert["id"]);
+}
+
+#[tokio::test]
+async fn a_report_retried_by_its_gateway_counts_once() {
+    let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
+    for _ in 0..3 {
+        post(&app, "same-id", "Cholera in the village", "+254700000001").await;
+    }
+    post(&app, "other", "cholera", "+254700000002").await;
+    app.wait_for_reports(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        alerts(&app, "").await.is_empty(),
+        "three copies of one report and one other are two reports"
+    );
+    post(&app, "third", "cholera", "+254700000003").await;
+    assert_eq!(wait_for_alerts(&app, "", 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_report_later_than_the_allowed_lateness_is_stored_but_not_counted() {
+    let app = TestApp::spawn(|c| {
+        with_rules(CHOLERA_RULE)(c);
+        c.rules.allowed_lateness_secs = 3600;
+    })
+    .await;
+    let old = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    for id in ["a", "b", "c"] {
+        let body = json!({"id": id, "text": "cholera", "sent_at": old}).to_string();
+        assert_eq!(app.post_reports("application/json", &body).await.status(), 200);
+    }
+    app.wait_for_reports(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(alerts(&app, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_alert_queries_are_refused_and_need_a_token() {
+    let app = TestApp::embedded().await;
+    let reply = app
+        .client
+        .get(app.url("/v1/alerts?state=burning"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["field"], "state");
+    let reply = app.client.get(app.url("/v1/alerts")).send().await.unwrap();
+    assert_eq!(reply.status(), 401);
+    let reply = app
+        .client
+        .get(app.url("/v1/alerts/01ARZ3NDEKTSV4RRFFQ69G5FAV"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 404);
+}
+
+#[tokio::test]
+async fn a_silence_fires_from_the_timer_and_resolves_when_reports_come_back() {
+    let app = TestApp::spawn(|c| {
+        with_rules(
+            r#"
+- id: quiet
+  when:
+    absence: { baseline: 1h, silence: 2s }
+"#,
+        )(c);
+        c.rules.evaluation_interval_ms = 200;
+    })
+    .await;
+    post(&app, "a", "all well", "+254700000001").await;
+    app.wait_for_reports(1).await;
+    // No report arrives: the timer alone notices the silence.
+    let fired = wait_for_alerts(&app, "state=firing", 1).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!(fired[0]["rule"], "quiet");
+
+    post(&app, "b", "back again", "+254700000001").await;
+    let resolved = wait_for_alerts(&app, "state=resolved", 1).await;
+    assert_eq!(resolved[0]["id"], fired[0]["id"]);
+    assert!(resolved[0]["resolved_at"].is_string());
+}
+
+#[tokio::test]
+async fn in_memory_windows_and_cooldowns_survive_a_restart() {
+    let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
+    post(&app, "a", "cholera", "+254700000001").await;
+    post(&app, "b", "cholera", "+254700000002").await;
+    app.wait_for_reports(2).await;
+
+    let app = app.restart().await;
+    post(&app, "c", "cholera", "+254700000003").await;
+    let fired = wait_for_alerts(&app, "", 1).await;
+    assert_eq!(fired.len(), 1, "the two reports before the restart still count");
+
+    // The alert is held across a restart: more reports do not fire again.
+    let app = app.restart().await;
+    post(&app, "d", "cholera", "+254700000004").await;
+    app.wait_for_reports(4).await;
+    assert_eq!(wait_for_alerts(&app, "", 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn rule_edits_reload_all_or_nothing() {
+    let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
+    let rules = |app: &TestApp| {
+        let request = app
+            .client
+            .get(app.url("/v1/rules"))
+            .bearer_auth(API_TOKEN)
+            .send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(rules(&app).await["rules"].as_array().unwrap().len(), 1);
+
+    // A good new file is picked up without a restart.
+    write_rules(
+        &app.config,
+        "floods.yaml",
+        "- id: flood\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 1 } }\n",
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rules(&app).await["rules"].as_array().unwrap().len() != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "new rule not loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A broken edit is refused with file:line:column, and both rules stay.
+    write_rules(
+        &app.config,
+        "floods.yaml",
+        "- id: flood\n  match: { keywords: [flood] }\n  window: soon\n  when: { count: { gte: 1 } }\n",
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = rules(&app).await;
+        if !status["reload"]["refused"].as_array().unwrap().is_empty() {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "broken edit not noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let refused = status["reload"]["refused"][0].as_str().unwrap();
+    assert!(refused.contains("floods.yaml:3:"), "{refused}");
+    assert_eq!(status["rules"].as_array().unwrap().len(), 2);
+
+    // The rules in force still work.
+    post(&app, "f", "flood on the road", "+254700000001").await;
+    let fired = wait_for_alerts(&app, "rule=flood", 1).await;
+    assert_eq!(fired.len(), 1);
+}
+
+#[tokio::test]
+async fn with_redis_and_two_workers_one_firing_is_one_alert() {
+    let db = TestDatabase::create().await;
+    let (amqp, redis) = (amqp_url(), redis_url());
+    let prefix = unique("rules");
+    let config = |c: &mut ishara::config::Config| {
+        with_rules(CHOLERA_RULE)(c);
+        c.amqp.url = Some(amqp.clone());
+        c.amqp.prefix = prefix.clone();
+        c.database.url = Some(db.url.clone());
+        c.redis.url = Some(redis.clone());
+        c.redis.prefix = format!("{prefix}:");
+    };
+    let first = TestApp::spawn(config).await;
+    let second = TestApp::spawn(config).await;
+    // Twenty reports spread over both workers: the condition holds from
+    // the third one on, in whichever worker counts it.
+    for n in 0..20 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        post(app, &format!("r{n}"), "cholera", &format!("+2547000000{n:02}")).await;
+    }
+    first.wait_for_reports(20).await;
+    let fired = wait_for_alerts(&first, "", 1).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    delete_amqp(&amqp, &prefix).await;
+    clear_redis(&redis, &format!("{prefix}:")).await;
+}
