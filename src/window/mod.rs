@@ -7,7 +7,26 @@
 //! always passed in, never read from a clock: `ishara rules test` runs the
 //! same code on a fake clock.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+
+pub mod memory;
+// Named like the crate it wraps: inside this crate the `redis` crate is
+// always reached as `::redis`.
+pub mod redis;
+
+pub use self::redis::RedisWindows;
+pub use memory::MemoryWindows;
+
+/// The deployment's window store: Redis when a URL is configured (shared by
+/// every worker), memory otherwise (one process only).
+pub async fn open(redis_url: Option<&str>, prefix: &str) -> anyhow::Result<Arc<dyn WindowStore>> {
+    Ok(match redis_url {
+        Some(url) => Arc::new(RedisWindows::connect(url, prefix).await?),
+        None => Arc::new(MemoryWindows::new()),
+    })
+}
 
 /// One window series: a rule and one of its groups (`admin1=KE.30`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

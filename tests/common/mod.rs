@@ -61,6 +61,10 @@ pub fn amqp_url() -> String {
     )
 }
 
+pub fn redis_url() -> String {
+    service_url("ISHARA_TEST_REDIS_URL", "redis://127.0.0.1:6379/")
+}
+
 pub fn postgres_url() -> String {
     service_url(
         "ISHARA_TEST_DATABASE_URL",

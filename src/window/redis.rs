@@ -1,0 +1,450 @@
+//! [`WindowStore`] in Redis, shared by every worker of a deployment.
+//!
+//! # Keys
+//!
+//! Every key starts with the configured prefix `P`. Rule and group are
+//! escaped (`%` → `%25`, `{` → `%7B`, `}` → `%7D`, `|` → `%7C`) so that any
+//! group string (`admin1=KE.30,keyword=cholera`) builds one key only and
+//! cannot end a hash tag early:
+//!
+//! | key             | type   | holds                                              |
+//! |-----------------|--------|----------------------------------------------------|
+//! | `P{rule|group}:m` | zset | member → event time                                |
+//! | `P{rule|group}:s` | zset | sender → latest event time (only with `senders`)   |
+//! | `P{rule|group}:h` | string | id of the alert holding the series               |
+//! | `P{rule|group}:c` | string | cooldown end, ms                                 |
+//! | `P{rule}:g`       | zset | group → last report time (only with `track_groups`) |
+//!
+//! The `{…}` hash tag puts a series' keys in one cluster slot, so each
+//! series script touches one slot, and series of one rule still spread over
+//! the cluster. The group index is per rule, in its own slot, and updated by
+//! a second script in the same pipeline: it only ever moves a time forward,
+//! so it need not be atomic with the member's insertion. The prefix itself
+//! must not contain `{` or `}`, or it becomes the hash tag of every key.
+//!
+//! # Memory
+//!
+//! Every key has a TTL. A zset's TTL runs until its newest entry is due to
+//! be trimmed (its event time + retention, measured from the `now` given,
+//! not from Redis's clock) plus [`TTL_MARGIN_MS`], so a series no report
+//! touches again disappears by itself. Holds last until released, with a
+//! safety TTL of [`HOLD_TTL_MS`] in case the alert that holds one is lost.
+//!
+//! Times compared are always the `now` arguments, never Redis's clock: the
+//! same code runs on the fake clock of `ishara rules test`.
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
+use async_trait::async_trait;
+
+use super::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
+
+/// Keys outlive their last due trim by this much, so that a key never
+/// expires while a member it holds still counts (clock skew between
+/// workers, a slow pipeline).
+pub const TTL_MARGIN_MS: i64 = 60_000;
+
+/// A hold ends with its alert's `release`; this TTL only bounds the cost of
+/// an alert lost before it was released (a crashed worker, a deleted row).
+/// 30 days is far longer than any alert stays open.
+pub const HOLD_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// KEYS: members, senders. ARGV: member, at, has_sender, sender, now,
+/// window, windows, evidence, retain, senders, margin.
+const OBSERVE: &str = r#"
+local function int(x) return string.format('%d', x) end
+local m, s = KEYS[1], KEYS[2]
+local at, now = tonumber(ARGV[2]), tonumber(ARGV[5])
+local w, n, ev = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local retain, senders, margin = tonumber(ARGV[9]), ARGV[10] == '1', tonumber(ARGV[11])
+local cutoff = now - retain
+local added = 0
+if at > cutoff then
+  added = redis.call('ZADD', m, 'NX', int(at), ARGV[1])
+  if senders and ARGV[3] == '1' then
+    redis.call('ZADD', s, 'GT', int(at), ARGV[4])
+  end
+end
+redis.call('ZREMRANGEBYSCORE', m, '-inf', int(cutoff))
+local top = redis.call('ZRANGE', m, -1, -1, 'WITHSCORES')
+if top[2] then
+  redis.call('PEXPIRE', m, int(tonumber(top[2]) - now + retain + margin))
+end
+local sn = 0
+if senders then
+  redis.call('ZREMRANGEBYSCORE', s, '-inf', int(now - w))
+  local stop = redis.call('ZRANGE', s, -1, -1, 'WITHSCORES')
+  if stop[2] then
+    redis.call('PEXPIRE', s, int(tonumber(stop[2]) - now + w + margin))
+  end
+  sn = redis.call('ZCOUNT', s, '(' .. int(now - w), int(now))
+end
+local counts = {}
+for i = 0, n - 1 do
+  counts[i + 1] = redis.call('ZCOUNT', m, '(' .. int(now - (i + 1) * w), int(now - i * w))
+end
+local evidence = {}
+if ev > 0 then
+  evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
+end
+return {added, counts, sn, evidence}
+"#;
+
+/// KEYS: members, senders. ARGV: now, window, windows, evidence, senders.
+const MEASURE: &str = r#"
+local function int(x) return string.format('%d', x) end
+local m, s = KEYS[1], KEYS[2]
+local now, w, n, ev = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local sn = 0
+if ARGV[5] == '1' then
+  sn = redis.call('ZCOUNT', s, '(' .. int(now - w), int(now))
+end
+local counts = {}
+for i = 0, n - 1 do
+  counts[i + 1] = redis.call('ZCOUNT', m, '(' .. int(now - (i + 1) * w), int(now - i * w))
+end
+local evidence = {}
+if ev > 0 then
+  evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
+end
+return {0, counts, sn, evidence}
+"#;
+
+/// KEYS: group index. ARGV: group, at, now, retain, margin.
+const TOUCH_GROUP: &str = r#"
+local function int(x) return string.format('%d', x) end
+local g = KEYS[1]
+local at, now, retain, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local cutoff = now - retain
+if at > cutoff then
+  redis.call('ZADD', g, 'GT', int(at), ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', g, '-inf', int(cutoff))
+local top = redis.call('ZRANGE', g, -1, -1, 'WITHSCORES')
+if top[2] then
+  redis.call('PEXPIRE', g, int(tonumber(top[2]) - now + retain + margin))
+end
+return 1
+"#;
+
+/// KEYS: hold, cooldown. ARGV: alert id, cooldown until, now, hold ttl, margin.
+/// Returns {'won'}, {'held', id} or {'cooling'}.
+const CLAIM: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder then return {'held', holder} end
+local now, cooldown_until = tonumber(ARGV[3]), tonumber(ARGV[2])
+local cooling = redis.call('GET', KEYS[2])
+if cooling and tonumber(cooling) > now then return {'cooling'} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+if cooldown_until > now then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', string.format('%d', cooldown_until - now + tonumber(ARGV[5])))
+else
+  redis.call('DEL', KEYS[2])
+end
+return {'won'}
+"#;
+
+/// KEYS: hold. ARGV: alert id.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+pub struct RedisWindows {
+    con: ConnectionManager,
+    prefix: String,
+    observe: Script,
+    measure: Script,
+    touch_group: Script,
+    claim: Script,
+    release: Script,
+}
+
+fn unavailable(e: RedisError) -> WindowError {
+    WindowError::Unavailable(e.to_string())
+}
+
+/// Makes `%`, `{`, `}` and `|` impossible in a key part, so that parts
+/// joined by `|` inside `{…}` read back one way only.
+fn escape(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for c in part.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '|' => out.push_str("%7C"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `prefix` as a SCAN MATCH pattern that matches itself literally.
+fn glob_literal(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bool_arg(b: bool) -> &'static str {
+    if b { "1" } else { "0" }
+}
+
+type RawMeasure = (i64, Vec<u64>, u64, Vec<String>);
+
+fn to_measure((added, counts, senders, evidence): RawMeasure) -> Measure {
+    Measure {
+        added: added == 1,
+        counts,
+        senders,
+        evidence,
+    }
+}
+
+impl RedisWindows {
+    /// Connects (the manager reconnects by itself afterwards) and loads the
+    /// scripts.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, WindowError> {
+        let client = ::redis::Client::open(url).map_err(unavailable)?;
+        let con = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let store = Self {
+            con,
+            prefix: prefix.to_owned(),
+            observe: Script::new(OBSERVE),
+            measure: Script::new(MEASURE),
+            touch_group: Script::new(TOUCH_GROUP),
+            claim: Script::new(CLAIM),
+            release: Script::new(RELEASE),
+        };
+        store
+            .load_scripts(&mut store.con.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(store)
+    }
+
+    /// The prefix every key of this store starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn series_key(&self, series: &Series, kind: &str) -> String {
+        format!(
+            "{}{{{}|{}}}:{kind}",
+            self.prefix,
+            escape(&series.rule),
+            escape(&series.group)
+        )
+    }
+
+    fn groups_key(&self, rule: &str) -> String {
+        format!("{}{{{}}}:g", self.prefix, escape(rule))
+    }
+
+    async fn load_scripts(&self, con: &mut ConnectionManager) -> Result<(), RedisError> {
+        let mut pipe = ::redis::pipe();
+        for code in [OBSERVE, MEASURE, TOUCH_GROUP, CLAIM, RELEASE] {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(code).ignore();
+        }
+        pipe.exec_async(con).await
+    }
+
+    /// Runs a pipeline of script calls in one round trip. A Redis that lost
+    /// its scripts (restarted, `SCRIPT FLUSH`) answers NOSCRIPT to every
+    /// call, so nothing ran: loading them and sending it again is safe.
+    async fn run<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, WindowError> {
+        let mut con = self.con.clone();
+        match pipe.query_async(&mut con).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.load_scripts(&mut con).await.map_err(unavailable)?;
+                pipe.query_async(&mut con).await.map_err(unavailable)
+            }
+            result => result.map_err(unavailable),
+        }
+    }
+
+    async fn run_one<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, WindowError> {
+        let mut pipe = ::redis::pipe();
+        pipe.add_command(cmd);
+        let (value,): (T,) = self.run(&pipe).await?;
+        Ok(value)
+    }
+}
+
+/// `EVALSHA` of `script`, keys and arguments to be added.
+fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+    let mut cmd = ::redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    cmd
+}
+
+#[async_trait]
+impl WindowStore for RedisWindows {
+    async fn observe(
+        &self,
+        batch: &[(Observation, &Shape)],
+        now_ms: i64,
+    ) -> Result<Vec<Measure>, WindowError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for (obs, shape) in batch {
+            let members = self.series_key(&obs.series, "m");
+            let senders = self.series_key(&obs.series, "s");
+            let mut cmd = evalsha(&self.observe, &[&members, &senders]);
+            cmd.arg(&obs.member)
+                .arg(obs.at_ms)
+                .arg(bool_arg(obs.sender.is_some()))
+                .arg(obs.sender.as_deref().unwrap_or(""))
+                .arg(now_ms)
+                .arg(shape.window_ms)
+                .arg(shape.windows)
+                .arg(shape.evidence)
+                .arg(shape.retain_ms)
+                .arg(bool_arg(shape.senders))
+                .arg(TTL_MARGIN_MS);
+            pipe.add_command(cmd);
+            if shape.track_groups && obs.at_ms > now_ms.saturating_sub(shape.retain_ms) {
+                let mut touch = evalsha(&self.touch_group, &[&self.groups_key(&obs.series.rule)]);
+                touch
+                    .arg(&obs.series.group)
+                    .arg(obs.at_ms)
+                    .arg(now_ms)
+                    .arg(shape.retain_ms)
+                    .arg(TTL_MARGIN_MS);
+                pipe.add_command(touch).ignore();
+            }
+        }
+        let raw: Vec<RawMeasure> = self.run(&pipe).await?;
+        Ok(raw.into_iter().map(to_measure).collect())
+    }
+
+    async fn measure(
+        &self,
+        batch: &[(Series, &Shape)],
+        now_ms: i64,
+    ) -> Result<Vec<Measure>, WindowError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for (series, shape) in batch {
+            let members = self.series_key(series, "m");
+            let senders = self.series_key(series, "s");
+            let mut cmd = evalsha(&self.measure, &[&members, &senders]);
+            cmd.arg(now_ms)
+                .arg(shape.window_ms)
+                .arg(shape.windows)
+                .arg(shape.evidence)
+                .arg(bool_arg(shape.senders));
+            pipe.add_command(cmd);
+        }
+        let raw: Vec<RawMeasure> = self.run(&pipe).await?;
+        Ok(raw.into_iter().map(to_measure).collect())
+    }
+
+    async fn silent_groups(
+        &self,
+        rule: &str,
+        seen_after_ms: i64,
+        silent_since_ms: i64,
+    ) -> Result<Vec<String>, WindowError> {
+        let mut cmd = ::redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(self.groups_key(rule))
+            .arg(format!("({seen_after_ms}"))
+            .arg(silent_since_ms);
+        self.run_one(cmd).await
+    }
+
+    async fn claim(
+        &self,
+        series: &Series,
+        alert_id: &str,
+        cooldown_until_ms: i64,
+        now_ms: i64,
+    ) -> Result<Claim, WindowError> {
+        let hold = self.series_key(series, "h");
+        let cooldown = self.series_key(series, "c");
+        let mut cmd = evalsha(&self.claim, &[&hold, &cooldown]);
+        cmd.arg(alert_id)
+            .arg(cooldown_until_ms)
+            .arg(now_ms)
+            .arg(HOLD_TTL_MS)
+            .arg(TTL_MARGIN_MS);
+        let answer: Vec<String> = self.run_one(cmd).await?;
+        match answer.as_slice() {
+            [won] if won == "won" => Ok(Claim::Won),
+            [cooling] if cooling == "cooling" => Ok(Claim::CoolingDown),
+            [held, holder] if held == "held" => Ok(Claim::Held(holder.clone())),
+            other => Err(WindowError::Unavailable(format!(
+                "unexpected answer to a claim: {other:?}"
+            ))),
+        }
+    }
+
+    async fn release(&self, series: &Series, alert_id: &str) -> Result<(), WindowError> {
+        let hold = self.series_key(series, "h");
+        let mut cmd = evalsha(&self.release, &[&hold]);
+        cmd.arg(alert_id);
+        let _: i64 = self.run_one(cmd).await?;
+        Ok(())
+    }
+
+    async fn clear(&self) -> Result<(), WindowError> {
+        let mut con = self.con.clone();
+        let pattern = format!("{}*", glob_literal(&self.prefix));
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            if !keys.is_empty() {
+                let _: i64 = ::redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_cannot_run_into_each_other() {
+        assert_eq!(
+            escape("admin1=KE.30,keyword=cholera"),
+            "admin1=KE.30,keyword=cholera"
+        );
+        assert_eq!(escape("a|b{c}%"), "a%7Cb%7Bc%7D%25");
+        // "r" + "a|b" and "r|a" + "b" would collide without escaping.
+        assert_ne!(escape("a|b"), escape("a") + "|" + &escape("b"));
+    }
+
+    #[test]
+    fn clear_matches_the_prefix_literally() {
+        assert_eq!(glob_literal("t*[1]?\\:"), "t\\*\\[1\\]\\?\\\\:");
+    }
+}
