@@ -2,6 +2,8 @@
 //! matcher for all rules (`matcher`), the engine that counts and fires
 //! (`engine`), and the replay runner behind `ishara rules test` (`test`).
 
+pub mod load;
 pub mod model;
 
+pub use load::{Diagnostic, Known, load_dir, load_str, templates_in};
 pub use model::{Condition, Filter, GroupBy, Origin, PlaceFilter, Rule, RuleId, Severity, Topic};
