@@ -440,3 +440,12 @@ pub fn form(params: &[(&str, &str)]) -> String {
         .extend_pairs(params)
         .finish()
 }
+
+/// Deletes the Redis keys a test made under `prefix`.
+pub async fn clear_redis(url: &str, prefix: &str) {
+    use ishara::window::WindowStore;
+    let windows = ishara::window::RedisWindows::connect(url, prefix)
+        .await
+        .expect("redis");
+    windows.clear().await.expect("clear redis keys");
+}
