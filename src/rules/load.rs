@@ -475,7 +475,7 @@ impl Loader<'_> {
             LoadError::DuplicateKey(dup) => {
                 let (line, column) = pos(dup.prev_key.span());
                 (
-                    dup.key.span().clone(),
+                    *dup.key.span(),
                     format!(
                         "duplicate key `{}` (first at line {line}, column {column})",
                         dup.key.as_str()
@@ -747,10 +747,10 @@ impl Loader<'_> {
         }
         if let Some((key, v)) = f.get("languages") {
             for n in self.match_list(key, v, "language codes") {
-                if let Some(code) = self.language(n) {
-                    if !filter.languages.contains(&code) {
-                        filter.languages.push(code);
-                    }
+                if let Some(code) = self.language(n)
+                    && !filter.languages.contains(&code)
+                {
+                    filter.languages.push(code);
                 }
             }
         }
@@ -780,15 +780,15 @@ impl Loader<'_> {
                 }
             }
         }
-        if let Some(v) = f.value("text") {
-            if let Some(s) = self.scalar(v, "a regular expression") {
-                match regex::Regex::new(s.as_str()) {
-                    Ok(re) => filter.text = Some(re),
-                    Err(e) => self.at(
-                        s.span(),
-                        format!("invalid regular expression: {}", regex_message(&e)),
-                    ),
-                }
+        if let Some(v) = f.value("text")
+            && let Some(s) = self.scalar(v, "a regular expression")
+        {
+            match regex::Regex::new(s.as_str()) {
+                Ok(re) => filter.text = Some(re),
+                Err(e) => self.at(
+                    s.span(),
+                    format!("invalid regular expression: {}", regex_message(&e)),
+                ),
             }
         }
         filter
@@ -1105,7 +1105,7 @@ impl Loader<'_> {
             "absence" => {
                 let g = self.fields(body, "`absence`", &["baseline", "silence"]);
                 let mut get = |field: &str| match g.value(field) {
-                    Some(v) => self.duration(v, false).map(|d| (d, v.span().clone())),
+                    Some(v) => self.duration(v, false).map(|d| (d, *v.span())),
                     None => {
                         self.at(body.span(), format!("missing field `{field}` in `absence`"));
                         None
