@@ -286,6 +286,10 @@ fn load_file(file: &Path, yaml: &str, known: &Known) -> (Vec<Rule>, Vec<Diagnost
         });
         return (Vec::new(), loader.diags);
     }
+    // The loader refuses a document with nothing in it.
+    if !has_content(yaml) {
+        return (Vec::new(), loader.diags);
+    }
     let options = LoaderOptions::default()
         .toplevel_sequence()
         .error_on_duplicate_keys(true);
@@ -299,7 +303,6 @@ fn load_file(file: &Path, yaml: &str, known: &Known) -> (Vec<Rule>, Vec<Diagnost
     let items = match &top {
         Node::Sequence(items) => items.iter().collect::<Vec<_>>(),
         // What the loader makes of a file with no document at all.
-        Node::Mapping(map) if map.is_empty() && !has_content(yaml) => Vec::new(),
         other => {
             loader.at(
                 other.span(),
@@ -351,6 +354,12 @@ fn second_document(yaml: &str) -> Option<usize> {
 
 fn pos(span: &Span) -> (usize, usize) {
     span.start().map_or((0, 0), |m| (m.line(), m.column()))
+}
+
+/// Where a mapping starts: its first key, because the loader marks a
+/// block mapping after its first key.
+fn map_span(map: &MarkedMappingNode) -> &Span {
+    map.keys().next().map_or(map.span(), |k| k.span())
 }
 
 fn kind(node: &Node) -> &'static str {
@@ -466,7 +475,7 @@ impl Loader<'_> {
             LoadError::DuplicateKey(dup) => {
                 let (line, column) = pos(dup.prev_key.span());
                 (
-                    dup.key.span().clone(),
+                    *dup.key.span(),
                     format!(
                         "duplicate key `{}` (first at line {line}, column {column})",
                         dup.key.as_str()
@@ -642,7 +651,7 @@ impl Loader<'_> {
 
         let id = match f.get("id") {
             None => {
-                self.at(map.span(), "missing field `id`");
+                self.at(map_span(map), "missing field `id`");
                 None
             }
             Some((_, v)) => self.scalar(v, "a rule id").and_then(|s| {
@@ -653,7 +662,7 @@ impl Loader<'_> {
                     .ok()
             }),
         };
-        let origin_span = f.get("id").map_or(map.span(), |(k, _)| k.span());
+        let origin_span = f.get("id").map_or(map_span(map), |(k, _)| k.span());
         let (line, column) = pos(origin_span);
         let origin = Origin {
             file: self.file.to_path_buf(),
@@ -679,7 +688,7 @@ impl Loader<'_> {
             Some((_, v)) => self.condition(v, window, window_value),
             None => {
                 self.at(
-                    map.span(),
+                    map_span(map),
                     format!("missing field `when` (one of {})", one_of(CONDITIONS)),
                 );
                 None
@@ -738,10 +747,10 @@ impl Loader<'_> {
         }
         if let Some((key, v)) = f.get("languages") {
             for n in self.match_list(key, v, "language codes") {
-                if let Some(code) = self.language(n) {
-                    if !filter.languages.contains(&code) {
-                        filter.languages.push(code);
-                    }
+                if let Some(code) = self.language(n)
+                    && !filter.languages.contains(&code)
+                {
+                    filter.languages.push(code);
                 }
             }
         }
@@ -771,15 +780,15 @@ impl Loader<'_> {
                 }
             }
         }
-        if let Some(v) = f.value("text") {
-            if let Some(s) = self.scalar(v, "a regular expression") {
-                match regex::Regex::new(s.as_str()) {
-                    Ok(re) => filter.text = Some(re),
-                    Err(e) => self.at(
-                        s.span(),
-                        format!("invalid regular expression: {}", regex_message(&e)),
-                    ),
-                }
+        if let Some(v) = f.value("text")
+            && let Some(s) = self.scalar(v, "a regular expression")
+        {
+            match regex::Regex::new(s.as_str()) {
+                Ok(re) => filter.text = Some(re),
+                Err(e) => self.at(
+                    s.span(),
+                    format!("invalid regular expression: {}", regex_message(&e)),
+                ),
             }
         }
         filter
@@ -1096,7 +1105,7 @@ impl Loader<'_> {
             "absence" => {
                 let g = self.fields(body, "`absence`", &["baseline", "silence"]);
                 let mut get = |field: &str| match g.value(field) {
-                    Some(v) => self.duration(v, false).map(|d| (d, v.span().clone())),
+                    Some(v) => self.duration(v, false).map(|d| (d, *v.span())),
                     None => {
                         self.at(body.span(), format!("missing field `{field}` in `absence`"));
                         None
@@ -1230,4 +1239,429 @@ fn regex_message(e: &regex::Error) -> String {
         .find_map(|l| l.trim().strip_prefix("error: "))
         .unwrap_or(text.trim())
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Known {
+        Known {
+            channels: ["county-health-email".to_owned()].into(),
+            templates: ["cholera".to_owned()].into(),
+        }
+    }
+
+    fn load(yaml: &str) -> Result<Vec<Rule>, Vec<Diagnostic>> {
+        load_str(Path::new("rules/a.yaml"), yaml, &known())
+    }
+
+    /// The diagnostics as `line:column: message`, for short assertions.
+    fn problems(yaml: &str) -> Vec<String> {
+        load(yaml)
+            .expect_err("expected problems")
+            .into_iter()
+            .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+            .collect()
+    }
+
+    const FULL: &str = r#"
+- id: cholera-cluster
+  description: Three or more suspected cholera reports from one county in 24 hours
+  match:
+    keywords: [cholera, kipindupindu, choléra, "watery diarrhoea"]
+    all: [water, rising]
+    none: [drill, exercise]
+    languages: [en, sw, fr, und]
+    places: ["KE.*", "ke.30", {region: Turkána}, {near: {lat: -1.29, lon: 36.82, km: 50}}]
+    sources: [twilio, feed]
+    text: '(?i)\bcase(s)?\b'
+  group_by: [admin1]
+  window: 24h
+  when:
+    count: { gte: 3 }
+  cooldown: 6h
+  severity: severe
+  notify: [county-health-email, log]
+  template: cholera
+  labels: { team: wash }
+"#;
+
+    #[test]
+    fn the_documented_example_loads_into_the_model() {
+        let rules = load(FULL).expect("loads");
+        assert_eq!(rules.len(), 1);
+        let r = &rules[0];
+        assert_eq!(r.id.as_str(), "cholera-cluster");
+        assert_eq!(
+            r.origin,
+            Origin {
+                file: "rules/a.yaml".into(),
+                line: 2,
+                column: 3
+            }
+        );
+        let names: Vec<&str> = r.filter.any.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["cholera", "kipindupindu", "watery diarrhoea"],
+            "choléra folds onto cholera"
+        );
+        assert_eq!(r.filter.all.len(), 2);
+        assert_eq!(r.filter.none[1].terms, ["exercise"]);
+        assert_eq!(r.filter.languages, ["en", "sw", "fr", "und"]);
+        assert_eq!(
+            r.filter.places,
+            [
+                PlaceFilter::Admin("KE.*".into()),
+                PlaceFilter::Admin("KE.30".into()),
+                PlaceFilter::Named("turkana".into()),
+                PlaceFilter::Near {
+                    lat: -1.29,
+                    lon: 36.82,
+                    km: 50.0
+                },
+            ]
+        );
+        assert_eq!(r.filter.sources, ["twilio", "feed"]);
+        assert!(r.filter.text.as_ref().unwrap().is_match("two Cases"));
+        assert_eq!(r.group_by, [GroupBy::Admin1]);
+        assert_eq!(
+            r.condition,
+            Condition::Count {
+                window: Duration::from_secs(86_400),
+                at_least: 3
+            }
+        );
+        assert_eq!(r.cooldown, Duration::from_secs(6 * 3600));
+        assert_eq!(r.severity, Severity::Severe);
+        assert_eq!(r.notify, ["county-health-email", "log"]);
+        assert_eq!(r.template.as_deref(), Some("cholera"));
+        assert_eq!(r.labels["team"], "wash");
+    }
+
+    #[test]
+    fn defaults_and_the_minimal_rule() {
+        let rules = load("- id: a\n  when: {first_seen: {baseline: 30d}}\n").expect("loads");
+        let r = &rules[0];
+        assert!(r.filter.any.is_empty() && r.group_by.is_empty() && r.notify.is_empty());
+        assert_eq!(r.cooldown, Duration::ZERO);
+        assert_eq!(r.severity, Severity::Moderate);
+        assert_eq!(
+            r.condition,
+            Condition::FirstSeen {
+                baseline: Duration::from_secs(30 * 86_400)
+            }
+        );
+    }
+
+    #[test]
+    fn empty_files_have_no_rules() {
+        for yaml in ["", "\n# nothing yet\n", "[]", "---\n", "--- []\n"] {
+            assert!(load(yaml).expect(yaml).is_empty(), "{yaml:?}");
+        }
+    }
+
+    #[test]
+    fn every_condition_shape() {
+        let yaml = r#"
+- id: s
+  window: 1h
+  when: {spike: {factor: 2.5, baseline: 24}}
+- id: d
+  window: 1h 30m
+  when: {distinct_senders: {gte: 2}}
+- id: a
+  when: {absence: {baseline: 7d, silence: 24h}}
+"#;
+        let rules = load(yaml).expect("loads");
+        assert_eq!(
+            rules[0].condition,
+            Condition::Spike {
+                window: Duration::from_secs(3600),
+                factor: 2.5,
+                baseline_windows: 24,
+                min_count: 1
+            }
+        );
+        assert_eq!(
+            rules[1].condition,
+            Condition::DistinctSenders {
+                window: Duration::from_secs(5400),
+                at_least: 2
+            }
+        );
+        assert_eq!(
+            rules[2].condition,
+            Condition::Absence {
+                baseline: Duration::from_secs(7 * 86_400),
+                silence: Duration::from_secs(86_400)
+            }
+        );
+    }
+
+    #[test]
+    fn keyword_specs_in_all_three_shapes() {
+        let yaml = r#"
+- id: k
+  match:
+    keywords:
+      cholera: [cholera, kipindupindu]
+      flood:
+        en: [flood, "water rising"]
+        sw: [mafuriko]
+        und: [inondation]
+    none: drill
+  when: {first_seen: {baseline: 1d}}
+"#;
+        let rules = load(yaml).expect("loads");
+        let f = &rules[0].filter;
+        assert_eq!(
+            f.any,
+            [
+                Topic {
+                    name: "cholera".into(),
+                    terms: vec!["cholera".into(), "kipindupindu".into()]
+                },
+                Topic {
+                    name: "flood".into(),
+                    terms: vec![
+                        "flood".into(),
+                        "water rising".into(),
+                        "mafuriko".into(),
+                        "inondation".into()
+                    ]
+                },
+            ]
+        );
+        assert_eq!(f.none[0].name, "drill");
+    }
+
+    #[test]
+    fn group_by_takes_a_single_value_or_none() {
+        let rules = load(
+            "- id: a\n  group_by: country\n  when: {first_seen: {baseline: 1d}}\n\
+             - id: b\n  group_by: none\n  when: {first_seen: {baseline: 1d}}\n",
+        )
+        .expect("loads");
+        assert_eq!(rules[0].group_by, [GroupBy::Country]);
+        assert!(rules[1].group_by.is_empty());
+    }
+
+    #[test]
+    fn every_problem_of_every_rule_is_reported_with_its_position() {
+        let yaml = r#"
+- id: Bad Id
+  colour: red
+  match:
+    keywords: [cholera, "!!"]
+    languages: [english]
+    places: ["Kenya", {near: {lat: 95, lon: 36, km: 0}}]
+    sources: [Twilio]
+    text: '(unclosed'
+  group_by: [admin1, admin1, none, keyword2]
+  window: 24 hours later
+  when: {count: {gte: 0}}
+  cooldown: 1.5s
+  severity: high
+  notify: [pager]
+  template: typhoid
+  labels: {team: [a]}
+- id: fine
+  when: {first_seen: {baseline: 30d}}
+- id: also-broken
+  when: {absence: {baseline: 1d, silence: 2d}}
+"#;
+        let got = problems(yaml);
+        let expected = [
+            "2:7: invalid rule id `Bad Id`: a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+            "3:3: unknown field `colour` in a rule; allowed: `id`, `description`, `match`, `group_by`, `window`, `when`, `cooldown`, `severity`, `notify`, `template`, `labels`",
+            "5:25: term `!!` has no letter or digit to match",
+            "6:17: invalid language code `english`: two lower-case letters (ISO 639-1) or `und`",
+            "7:14: invalid place `Kenya`: a country code (`KE`) or admin-1 code (`KE.30`), `*` for any characters (`KE.*`), or `{region: …}` or `{near: …}`",
+            "7:36: expected a latitude from -90 to 90, found `95`",
+            "7:53: expected a distance in km above 0, found `0`",
+            "8:15: invalid source name `Twilio`: use a-z, 0-9, `_` and `-`",
+            "9:11: invalid regular expression: unclosed group",
+            "10:22: `admin1` is given twice in `group_by`",
+            "10:30: `none` stands alone in `group_by`",
+            "10:36: unknown group_by value `keyword2`; one of `none`, `country`, `admin1`, `place`, `language`, `keyword`, `sender`",
+            "11:11: invalid duration `24 hours later`: expected number at 9; write e.g. 30s, 5m, 24h, 7d or 1h 30m",
+            "12:23: expected a whole number ≥ 1, found `0`",
+            "13:13: duration `1.5s` is not a whole number of seconds",
+            "14:13: unknown severity `high`; one of `minor`, `moderate`, `severe`, `extreme`",
+            "15:12: unknown channel `pager`; configured: `county-health-email`, `log`",
+            "16:13: unknown template `typhoid`; templates: `cholera`",
+            "17:18: expected a label value, found a list",
+            "21:43: `silence` must be shorter than `baseline`, or no group could qualify",
+        ];
+        for (got, want) in got.iter().zip(expected) {
+            assert_eq!(got, want);
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+    }
+
+    #[test]
+    fn window_is_required_by_counts_and_refused_by_absence() {
+        let got = problems(
+            "- id: a\n  when: {count: {gte: 2}}\n\
+             - id: b\n  window: 1h\n  when: {first_seen: {baseline: 1d}}\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "2:10: `count` needs a `window` (e.g. `window: 24h`)",
+                "4:3: `window` does not apply to `first_seen`, which has its own durations",
+            ]
+        );
+    }
+
+    #[test]
+    fn when_holds_exactly_one_known_condition() {
+        let got = problems(
+            "- id: a\n  window: 1h\n  when: {count: {gte: 2}, spike: {factor: 2, baseline: 3}}\n\
+             - id: b\n  when: {sometimes: {}}\n\
+             - id: c\n  when: {}\n\
+             - id: d\n  window: 1h\n  when: {spike: {factor: 1, baseline: 1001, min_count: 0}}\n\
+             - id: e\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "3:27: `when` holds exactly one condition; write another rule for another",
+                "5:10: unknown field `sometimes` in `when`; allowed: `count`, `distinct_senders`, `spike`, `absence`, `first_seen`",
+                "7:9: `when` needs one of `count`, `distinct_senders`, `spike`, `absence`, `first_seen`",
+                "10:26: expected a factor above 1, found `1`",
+                "10:39: expected a whole number from 1 to 1000, found `1001`",
+                "10:56: expected a whole number ≥ 1, found `0`",
+                "11:3: missing field `when` (one of `count`, `distinct_senders`, `spike`, `absence`, `first_seen`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn keyword_topics_are_checked_term_by_term() {
+        let got = problems(
+            r#"
+- id: a
+  match:
+    keywords:
+      flood:
+        english: [flood]
+        sw: []
+      cholera: []
+      "": [x]
+    all: []
+  when: {first_seen: {baseline: 1d}}
+"#,
+        );
+        assert_eq!(
+            got,
+            [
+                "6:9: invalid language code `english`: two lower-case letters (ISO 639-1) or `und`",
+                "8:16: topic `cholera` has no terms",
+                "9:7: a topic needs a name",
+                "10:10: `all` is an empty list; leave it out to place no condition",
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_errors_and_top_level_shape() {
+        assert_eq!(
+            problems("- id: [a\n"),
+            ["2:1: invalid YAML: while parsing a flow sequence, expected ',' or ']'"]
+        );
+        assert_eq!(
+            problems("id: a\n"),
+            ["1:3: a rule file is a list of rules (`- id: …`)"]
+        );
+        assert_eq!(
+            problems("- id: a\n  id: b\n"),
+            ["2:3: duplicate key `id` (first at line 1, column 3)"]
+        );
+        assert_eq!(
+            problems("- id: a\n  when: {first_seen: {baseline: 1d}}\n---\n- id: b\n"),
+            ["3:1: a second YAML document: a rule file is one list of rules"]
+        );
+        assert_eq!(
+            problems("- &x id: a\n"),
+            ["1:6: YAML anchors and aliases are not supported in rule files"]
+        );
+        assert_eq!(
+            problems("- just a string\n"),
+            ["1:3: expected a rule: a mapping with `id`, `when`, …, found a single value"]
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_name_the_first() {
+        let got = problems(
+            "- id: a\n  when: {first_seen: {baseline: 1d}}\n\
+             - id: a\n  when: {first_seen: {baseline: 2d}}\n",
+        );
+        assert_eq!(
+            got,
+            ["3:3: duplicate rule id `a`: first defined at rules/a.yaml:1:3"]
+        );
+    }
+
+    #[test]
+    fn a_directory_is_read_in_name_order_without_subdirectories() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = |id: &str| format!("- id: {id}\n  when: {{first_seen: {{baseline: 1d}}}}\n");
+        std::fs::write(dir.path().join("b.yml"), rule("b")).unwrap();
+        std::fs::write(dir.path().join("a.yaml"), rule("a")).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not yaml: [").unwrap();
+        std::fs::create_dir(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("tests/t.yaml"), "broken: [").unwrap();
+        let rules = load_dir(dir.path(), &known()).expect("loads");
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(rules[1].origin.file, dir.path().join("b.yml"));
+
+        std::fs::write(dir.path().join("c.yaml"), rule("a") + "- id: Z\n").unwrap();
+        let diags = load_dir(dir.path(), &known()).expect_err("duplicate");
+        let c = dir.path().join("c.yaml");
+        assert_eq!(diags.len(), 3, "{diags:?}");
+        assert_eq!(
+            diags[2].to_string(),
+            format!(
+                "{}:3:7: invalid rule id `Z`: a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+                c.display()
+            )
+        );
+        assert_eq!(
+            diags[0].to_string(),
+            format!(
+                "{}:1:3: duplicate rule id `a`: first defined at {}:1:3",
+                c.display(),
+                dir.path().join("a.yaml").display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_one_problem_at_line_zero() {
+        let diags = load_dir(Path::new("/nonexistent/rules"), &known()).expect_err("missing");
+        assert_eq!(diags.len(), 1);
+        assert_eq!((diags[0].line, diags[0].column), (0, 0));
+        assert!(
+            diags[0]
+                .to_string()
+                .starts_with("/nonexistent/rules:0:0: cannot read")
+        );
+    }
+
+    #[test]
+    fn templates_are_file_stems_without_readme() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["cholera.txt", "flood.md", "README.md", ".gitkeep"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("partials")).unwrap();
+        let names: Vec<String> = templates_in(dir.path()).into_iter().collect();
+        assert_eq!(names, ["cholera", "flood"]);
+        assert!(templates_in(Path::new("/nonexistent/templates")).is_empty());
+    }
 }

@@ -13,4 +13,5 @@ pub mod reload;
 pub mod testing;
 
 pub use load::{Diagnostic, Known, load_dir, load_str, templates_in};
+pub use matcher::{Matcher, RuleMatch, Scratch, Subject};
 pub use model::{Condition, Filter, GroupBy, Origin, PlaceFilter, Rule, RuleId, Severity, Topic};
