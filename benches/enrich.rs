@@ -23,7 +23,9 @@ use ishara::phone::PhoneNormalizer;
 use ishara::queue::ReportQueue;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
-use sqlx::Connection;
+
+mod support;
+use support::FreshDatabase;
 
 struct Settings {
     amqp_url: String,
@@ -265,43 +267,6 @@ async fn count(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
     Ok(count)
 }
 
-struct FreshDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let name = format!(
-            "ishara_bench_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(base, _)| base);
-        Ok(Self {
-            admin_url: admin_url.into(),
-            url: format!("{base}/{name}"),
-            name,
-        })
-    }
-
-    async fn drop(self) -> anyhow::Result<()> {
-        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
-        Ok(())
-    }
-}
 
 /// User plus system CPU time of a process, from /proc/PID/stat.
 fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
