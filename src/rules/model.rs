@@ -14,7 +14,9 @@ use serde::Serialize;
 pub struct RuleId(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")]
+#[error(
+    "a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+)]
 pub struct RuleIdError;
 
 impl RuleId {
@@ -23,9 +25,8 @@ impl RuleId {
         let first_ok = chars
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars.all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-        });
+        let rest_ok = chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
         if first_ok && rest_ok && raw.len() <= 100 {
             Ok(Self(raw.to_owned()))
         } else {
@@ -133,7 +134,10 @@ pub enum Condition {
         min_count: u64,
     },
     /// A group that reported within `baseline` has been silent for `silence`.
-    Absence { baseline: Duration, silence: Duration },
+    Absence {
+        baseline: Duration,
+        silence: Duration,
+    },
     /// The first report from a group with none in the `baseline` before it.
     FirstSeen { baseline: Duration },
 }
