@@ -218,11 +218,12 @@ impl Inner {
             .entry(obs.series.clone())
             .or_insert_with(|| SeriesState::new(shape));
         let added = fresh && state.insert(&obs.member, obs.at_ms);
-        if fresh && shape.senders {
-            if let Some(sender) = &obs.sender {
-                let latest = state.senders.entry(sender.clone()).or_insert(obs.at_ms);
-                *latest = (*latest).max(obs.at_ms);
-            }
+        if fresh
+            && shape.senders
+            && let Some(sender) = &obs.sender
+        {
+            let latest = state.senders.entry(sender.clone()).or_insert(obs.at_ms);
+            *latest = (*latest).max(obs.at_ms);
         }
         state.trim(now_ms);
         let measure = state.measure(shape, now_ms, added);

@@ -7,13 +7,11 @@
 //! group string (`admin1=KE.30,keyword=cholera`) builds one key only and
 //! cannot end a hash tag early:
 //!
-//! | key             | type   | holds                                              |
-//! |-----------------|--------|----------------------------------------------------|
-//! | `P{rule|group}:m` | zset | member → event time                                |
-//! | `P{rule|group}:s` | zset | sender → latest event time (only with `senders`)   |
-//! | `P{rule|group}:h` | string | id of the alert holding the series               |
-//! | `P{rule|group}:c` | string | cooldown end, ms                                 |
-//! | `P{rule}:g`       | zset | group → last report time (only with `track_groups`) |
+//! - `P{rule|group}:m`, zset: member → event time;
+//! - `P{rule|group}:s`, zset: sender → latest event time (with `senders`);
+//! - `P{rule|group}:h`, string: id of the alert holding the series;
+//! - `P{rule|group}:c`, string: end of the series' cooldown, ms;
+//! - `P{rule}:g`, zset: group → last report time (with `track_groups`).
 //!
 //! The `{…}` hash tag puts a series' keys in one cluster slot, so each
 //! series script touches one slot, and series of one rule still spread over
