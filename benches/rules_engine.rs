@@ -75,10 +75,10 @@ async fn run() -> anyhow::Result<()> {
     );
 
     let start: DateTime<Utc> = Utc::now() - chrono::Duration::days(1);
-    // One report per simulated second: each of the 80 topic-county series
-    // sees a report about every 80 s, so 3-in-10-minute windows fill,
-    // fire, slide and resolve again and again.
-    let step = chrono::Duration::seconds(1);
+    // One report every 3 simulated seconds: each of the 80 topic-county
+    // series sees a report about every 4 minutes, so its 3-in-10-minute
+    // window fills, fires, slides and resolves again and again.
+    let step = chrono::Duration::seconds(3);
     let mut observe_ms = Vec::new();
     let mut firing_ms = Vec::new();
     let mut tick_ms = Vec::new();

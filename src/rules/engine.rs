@@ -51,13 +51,23 @@ impl EngineError {
 pub struct RuleBook {
     rules: Vec<Rule>,
     shapes: Vec<Shape>,
+    /// The same shapes without evidence: counting a report needs only the
+    /// counts, and evidence is read once, when an alert fires.
+    counting: Vec<Shape>,
     matcher: Matcher,
     by_id: HashMap<String, usize>,
 }
 
 impl RuleBook {
     pub fn new(rules: Vec<Rule>) -> Self {
-        let shapes = rules.iter().map(|r| shape_of(&r.condition)).collect();
+        let shapes: Vec<Shape> = rules.iter().map(|r| shape_of(&r.condition)).collect();
+        let counting = shapes
+            .iter()
+            .map(|s| Shape {
+                evidence: 0,
+                ..s.clone()
+            })
+            .collect();
         let matcher = Matcher::new(&rules);
         let by_id = rules
             .iter()
@@ -67,6 +77,7 @@ impl RuleBook {
         Self {
             rules,
             shapes,
+            counting,
             matcher,
             by_id,
         }
@@ -287,7 +298,7 @@ impl Engine {
                     sender: c.facts.sender.clone(),
                     at_ms: c.facts.at.timestamp_millis(),
                 };
-                (observation, &book.shapes[c.rule])
+                (observation, &book.counting[c.rule])
             })
             .collect();
         let measures = self
@@ -302,7 +313,7 @@ impl Engine {
             let rule = &book.rules[c.rule];
             if let Some(value) = fires(&rule.condition, measure, true)
                 && let Some(alert) = self
-                    .claim(rule, &observation.series, &c.group, value, measure, now)
+                    .claim(rule, &book.shapes[c.rule], &observation.series, &c.group, value, now)
                     .await?
             {
                 changes.push(Change::Fired(alert));
@@ -347,10 +358,10 @@ impl Engine {
     async fn claim(
         &self,
         rule: &Rule,
+        shape: &Shape,
         series: &Series,
         group: &[(GroupBy, String)],
         value: f64,
-        measure: &Measure,
         now: DateTime<Utc>,
     ) -> Result<Option<Alert>, EngineError> {
         if self.known_held(series, now) {
@@ -381,7 +392,14 @@ impl Engine {
                 holder
             }
         };
-        let evidence = self.evidence(&measure.evidence).await?;
+        let members = self
+            .windows
+            .measure(&[(series.clone(), shape)], now.timestamp_millis())
+            .await?
+            .pop()
+            .map(|m| m.evidence)
+            .unwrap_or_default();
+        let evidence = self.evidence(&members).await?;
         let alert = Alert {
             id: alert_id,
             rule: rule.id.as_str().to_owned(),
@@ -438,12 +456,15 @@ impl Engine {
                     group,
                 };
                 let fields = parse_group(&series.group);
-                let measure = Measure {
-                    counts: vec![0; book.shapes[index].windows as usize],
-                    ..Measure::default()
-                };
                 if let Some(alert) = self
-                    .claim(rule, &series, &fields, silence.as_secs_f64(), &measure, now)
+                    .claim(
+                        rule,
+                        &book.shapes[index],
+                        &series,
+                        &fields,
+                        silence.as_secs_f64(),
+                        now,
+                    )
                     .await?
                 {
                     changes.push(Change::Fired(alert));
