@@ -82,6 +82,7 @@ pub struct Matcher {
 #[derive(Debug, Default)]
 pub struct Scratch {
     words: Words,
+    ascii: String,
     epoch: u32,
     slot_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
@@ -243,8 +244,13 @@ impl Matcher {
         out.clear();
         scratch.next_report(self.slots.len(), self.rules.len());
         if let Some(automaton) = &self.automaton {
-            scratch.words.fold(report.text);
-            let text = scratch.words.as_str().as_bytes();
+            let text = if report.text.is_ascii() {
+                fold_ascii(report.text, &mut scratch.ascii);
+                scratch.ascii.as_bytes()
+            } else {
+                scratch.words.fold(report.text);
+                scratch.words.as_str().as_bytes()
+            };
             for hit in automaton.find_overlapping_iter(text) {
                 let whole_word = (hit.start() == 0 || text[hit.start() - 1] == b' ')
                     && (hit.end() == text.len() || text[hit.end()] == b' ');
@@ -271,22 +277,38 @@ impl Matcher {
         scratch.candidates.sort_unstable();
 
         let candidates = std::mem::take(&mut scratch.candidates);
+        // `out` keeps its entries and their strings from the last report, so
+        // that steady state allocates nothing: overwrite, then cut the rest.
+        let mut filled = 0;
         for &r in &candidates {
             let rule = &self.rules[r as usize];
-            if self.holds(rule, report, scratch) {
-                let mut topics: Vec<String> = Vec::new();
-                for s in scratch.hit(&rule.any) {
-                    let name = &rule.any_names[s - rule.any.start as usize];
-                    if !topics.contains(name) {
-                        topics.push(name.clone());
-                    }
-                }
+            if !self.holds(rule, report, scratch) {
+                continue;
+            }
+            if filled == out.len() {
                 out.push(RuleMatch {
-                    rule: r as usize,
-                    topics,
+                    rule: 0,
+                    topics: Vec::new(),
                 });
             }
+            let m = &mut out[filled];
+            filled += 1;
+            m.rule = r as usize;
+            let mut named = 0;
+            for s in scratch.hit(&rule.any) {
+                let name = &rule.any_names[s - rule.any.start as usize];
+                if m.topics[..named].contains(name) {
+                    continue;
+                }
+                if named == m.topics.len() {
+                    m.topics.push(String::new());
+                }
+                m.topics[named].clone_from(name);
+                named += 1;
+            }
+            m.topics.truncate(named);
         }
+        out.truncate(filled);
         scratch.candidates = candidates;
     }
 
@@ -309,6 +331,24 @@ impl Matcher {
             return false;
         }
         rule.text.as_ref().is_none_or(|re| re.is_match(report.text))
+    }
+}
+
+/// [`Words::fold`] for ASCII text, which is most SMS: the same result
+/// without the Unicode tables, a third of the cost of a match otherwise.
+fn fold_ascii(text: &str, out: &mut String) {
+    out.clear();
+    let mut gap = false;
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(char::from(b.to_ascii_lowercase()));
+        } else {
+            gap = true;
+        }
     }
 }
 
@@ -611,6 +651,24 @@ mod tests {
             m.matches_with(&text(t), &mut scratch, &mut out);
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].topics, [t]);
+        }
+    }
+
+    #[test]
+    fn the_ascii_fold_is_the_general_fold() {
+        let mut out = String::new();
+        for t in [
+            "",
+            "  ",
+            "Hello, World!!",
+            " a--b  c ",
+            "KE.30 / 12 Cases",
+            "x",
+            "...y...",
+            "Tab\there\n",
+        ] {
+            fold_ascii(t, &mut out);
+            assert_eq!(out, fold(t), "{t:?}");
         }
     }
 
