@@ -24,6 +24,8 @@ use ishara::queue::ReportQueue;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
 
+use sqlx::Connection;
+
 mod support;
 use support::FreshDatabase;
 
@@ -266,7 +268,6 @@ async fn count(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
         .await?;
     Ok(count)
 }
-
 
 /// User plus system CPU time of a process, from /proc/PID/stat.
 fn cpu_time(pid: u32) -> anyhow::Result<Duration> {

@@ -93,14 +93,21 @@ enum EvalCommand {
 
 #[actix_web::main]
 async fn main() {
+    let cli = Cli::parse();
+    // `rules test` runs the engine many times over: its per-alert log lines
+    // would bury the test report.
+    let default_filter = match cli.command {
+        Some(Command::Rules(_)) => "warn",
+        _ => "info,sqlx=warn,lapin=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("ISHARA_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn")),
+                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()).await {
+    if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -556,6 +556,31 @@ async fn claims_hold_then_cool_down(backend: &dyn Backend) {
     );
 }
 
+/// Measures carry what claims left, so a worker need not claim a series
+/// that is held or cooling down.
+async fn measures_show_holds_and_cooldowns(backend: &dyn Backend) {
+    let one = backend.open().await;
+    let two = backend.open().await;
+    let s = series("cholera", "admin1=KE.16");
+    let shape = one_window(60_000);
+    let free = observe_one(&*one, obs(&s, "twilio:SM1", T), &shape, T).await;
+    assert_eq!((free.holder, free.cooling), (None, false));
+
+    assert_eq!(
+        one.claim(&s, "alert-1", T + 600_000, T).await.unwrap(),
+        Claim::Won
+    );
+    let held = observe_one(&*two, obs(&s, "twilio:SM2", T + 1), &shape, T + 1).await;
+    assert_eq!(held.holder.as_deref(), Some("alert-1"));
+    assert!(held.cooling);
+
+    two.release(&s, "alert-1").await.unwrap();
+    let cooling = measure(&*one, &s, &shape, T + 2).await;
+    assert_eq!((cooling.holder, cooling.cooling), (None, true));
+    let over = measure(&*two, &s, &shape, T + 600_000).await;
+    assert_eq!((over.holder, over.cooling), (None, false));
+}
+
 /// Many workers claim one series at once: exactly one wins, and all the
 /// others see that one.
 async fn concurrent_claims_have_one_winner(backend: &dyn Backend) {
@@ -704,6 +729,7 @@ conformance!(evidence_is_oldest_first_and_limited);
 conformance!(retention_trims_and_forgets);
 conformance!(silent_groups_reported_then_fell_silent);
 conformance!(claims_hold_then_cool_down);
+conformance!(measures_show_holds_and_cooldowns);
 conformance!(concurrent_claims_have_one_winner);
 conformance!(batch_results_follow_batch_order);
 conformance!(clear_forgets_everything);

@@ -17,15 +17,12 @@ use super::alert::{Alert, AlertDetails, AlertState};
 use super::facts::Facts;
 use super::matcher::{Matcher, RuleMatch, Subject};
 use super::model::{Condition, GroupBy, Rule};
-use crate::store::{AlertQuery, Store, StoreError};
+use crate::enrich::EnrichedReport;
+use crate::store::{AlertQuery, Inserted, Store, StoreError};
 use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
 
 /// Evidence kept with an alert: enough to read, bounded for huge windows.
 pub const EVIDENCE: u32 = 100;
-
-/// A series known to be held is not claimed again for this long: while an
-/// alert fires, every new report in its group would otherwise cost a claim.
-const HELD_CACHE: chrono::Duration = chrono::Duration::seconds(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -220,8 +217,6 @@ pub struct Engine {
     windows: Arc<dyn WindowStore>,
     store: Arc<dyn Store>,
     lateness: chrono::Duration,
-    /// Series this process saw held, until when it trusts that.
-    held: Mutex<HashMap<Series, (String, DateTime<Utc>)>>,
     /// Alerts this process knows are stored: a hold whose alert is not
     /// stored (a worker died between claim and insert) is recorded again.
     recorded: Mutex<HashSet<String>>,
@@ -246,7 +241,6 @@ impl Engine {
             windows,
             store,
             lateness: chrono::Duration::from_std(allowed_lateness).unwrap_or(chrono::Duration::MAX),
-            held: Mutex::new(HashMap::new()),
             recorded: Mutex::new(HashSet::new()),
         }
     }
@@ -273,6 +267,36 @@ impl Engine {
         self.count(reports, now, true).await
     }
 
+    /// Counts reports just stored, as the worker hands them over with what
+    /// the store said of each. A duplicate (a gateway retry, a broker
+    /// redelivery) is counted under the id it was first stored with, so it
+    /// is the same window member however often it comes.
+    pub async fn observe_stored(
+        &self,
+        stored: &[(&EnrichedReport, Inserted)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, EngineError> {
+        let mut facts: Vec<Facts> = stored
+            .iter()
+            .map(|(report, _)| Facts::from_enriched(report))
+            .collect();
+        let duplicates: Vec<String> = stored
+            .iter()
+            .zip(&facts)
+            .filter(|((_, outcome), _)| *outcome == Inserted::Duplicate)
+            .map(|(_, f)| f.dedup_key.clone())
+            .collect();
+        if !duplicates.is_empty() {
+            let first_ids = self.store.report_ids(&duplicates).await?;
+            for f in &mut facts {
+                if let Some(id) = first_ids.get(&f.dedup_key) {
+                    f.id.clone_from(id);
+                }
+            }
+        }
+        self.observe(&facts, now).await
+    }
+
     /// Counts without firing: rebuilding windows from stored reports.
     pub async fn replay(&self, reports: &[Facts], now: DateTime<Utc>) -> Result<(), EngineError> {
         self.count(reports, now, false).await.map(|_| ())
@@ -294,7 +318,7 @@ impl Engine {
             .map(|c| {
                 let observation = Observation {
                     series: series(&book.rules[c.rule], &c.group),
-                    member: c.facts.dedup_key.clone(),
+                    member: c.facts.id.clone(),
                     sender: c.facts.sender.clone(),
                     at_ms: c.facts.at.timestamp_millis(),
                 };
@@ -309,12 +333,22 @@ impl Engine {
             return Ok(Vec::new());
         }
         let mut changes = Vec::new();
+        // A series claimed earlier in this batch was measured before the
+        // claim: it is not claimed again.
+        let mut claimed: HashSet<&Series> = HashSet::new();
         for ((c, (observation, _)), measure) in counted.iter().zip(&observations).zip(&measures) {
             let rule = &book.rules[c.rule];
-            if let Some(value) = fires(&rule.condition, measure, true)
-                && let Some(alert) = self
-                    .claim(rule, &book.shapes[c.rule], &observation.series, &c.group, value, now)
-                    .await?
+            let Some(value) = fires(&rule.condition, measure, true) else {
+                continue;
+            };
+            if claimed.contains(&observation.series) || !self.worth_claiming(measure).await? {
+                continue;
+            }
+            claimed.insert(&observation.series);
+            let shape = &book.shapes[c.rule];
+            if let Some(alert) = self
+                .claim(rule, shape, &observation.series, &c.group, value, now)
+                .await?
             {
                 changes.push(Change::Fired(alert));
             }
@@ -364,9 +398,6 @@ impl Engine {
         value: f64,
         now: DateTime<Utc>,
     ) -> Result<Option<Alert>, EngineError> {
-        if self.known_held(series, now) {
-            return Ok(None);
-        }
         let id = crate::report::ReportId::new().to_string();
         let cooldown = chrono::Duration::from_std(rule.cooldown).unwrap_or(chrono::Duration::MAX);
         let until = now.checked_add_signed(cooldown).unwrap_or(now);
@@ -383,23 +414,20 @@ impl Engine {
             Claim::CoolingDown => return Ok(None),
             Claim::Won => id,
             Claim::Held(holder) => {
-                self.remember_held(series, &holder, now);
-                if self.is_recorded(&holder) || self.store.alert(&holder).await?.is_some() {
-                    self.mark_recorded(&holder);
+                if self.is_stored(&holder).await? {
                     return Ok(None);
                 }
                 tracing::warn!(alert = %holder, rule = %rule.id, "a claimed alert was never stored; storing it now");
                 holder
             }
         };
-        let members = self
+        let evidence = self
             .windows
             .measure(&[(series.clone(), shape)], now.timestamp_millis())
             .await?
             .pop()
             .map(|m| m.evidence)
             .unwrap_or_default();
-        let evidence = self.evidence(&members).await?;
         let alert = Alert {
             id: alert_id,
             rule: rule.id.as_str().to_owned(),
@@ -415,15 +443,8 @@ impl Engine {
         };
         self.store.insert_alert(&alert).await?;
         self.mark_recorded(&alert.id);
-        self.remember_held(series, &alert.id, now);
         tracing::info!(alert = %alert.id, rule = %alert.rule, group = %alert.group, value, "alert fired");
         Ok(Some(alert))
-    }
-
-    /// Report ids of window members, oldest first.
-    async fn evidence(&self, members: &[String]) -> Result<Vec<String>, EngineError> {
-        let ids = self.store.report_ids(members).await?;
-        Ok(members.iter().filter_map(|m| ids.get(m).cloned()).collect())
     }
 
     /// Fires silences and resolves alerts whose condition stopped holding.
@@ -504,8 +525,7 @@ impl Engine {
         let mut changes = Vec::new();
         for ((alert, rule, _), measure) in checks.into_iter().zip(measures) {
             if !still_holds(&rule.condition, &measure) {
-                let evidence = self.evidence(&measure.evidence).await?;
-                changes.extend(self.resolve_one(alert, evidence, now).await?);
+                changes.extend(self.resolve_one(alert, measure.evidence, now).await?);
             }
         }
         for alert in orphans {
@@ -524,7 +544,6 @@ impl Engine {
         // The database decides who resolves; whoever did, the hold ends.
         let resolved_here = self.store.resolve_alert(&alert.id, now, &evidence).await?;
         self.windows.release(&series, &alert.id).await?;
-        self.forget_held(&series);
         if !resolved_here {
             return Ok(None);
         }
@@ -579,22 +598,29 @@ impl Engine {
         Ok(replayed)
     }
 
-    fn known_held(&self, series: &Series, now: DateTime<Utc>) -> bool {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.get(series).is_some_and(|(_, until)| *until > now)
+    /// Whether a series whose condition holds may fire: not while it
+    /// cools down, and not while an alert that is stored holds it. A hold
+    /// whose alert is not stored (its worker died between claim and insert)
+    /// is worth claiming: the claim returns it, and it is stored then.
+    async fn worth_claiming(&self, measure: &Measure) -> Result<bool, EngineError> {
+        if measure.cooling {
+            return Ok(false);
+        }
+        match &measure.holder {
+            Some(holder) => Ok(!self.is_stored(holder).await?),
+            None => Ok(true),
+        }
     }
 
-    fn remember_held(&self, series: &Series, alert: &str, now: DateTime<Utc>) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.retain(|_, (_, until)| *until > now);
-        held.insert(series.clone(), (alert.to_owned(), now + HELD_CACHE));
-    }
-
-    fn forget_held(&self, series: &Series) {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(series);
+    async fn is_stored(&self, alert: &str) -> Result<bool, EngineError> {
+        if self.is_recorded(alert) {
+            return Ok(true);
+        }
+        let stored = self.store.alert(alert).await?.is_some();
+        if stored {
+            self.mark_recorded(alert);
+        }
+        Ok(stored)
     }
 
     fn is_recorded(&self, alert: &str) -> bool {
@@ -744,7 +770,7 @@ mod tests {
             added,
             counts: counts.to_vec(),
             senders,
-            evidence: Vec::new(),
+            ..Measure::default()
         }
     }
 

@@ -9,9 +9,11 @@ use crate::store::StoredReport;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
-    /// Our id of the report (a ULID), what evidence lists.
+    /// Our id of the stored report (a ULID): what windows count and
+    /// evidence lists. A retry must carry the id of the copy first stored
+    /// (`Engine::observe_stored` sees to it), so that it counts once.
     pub id: String,
-    /// `source:source_id`: what windows count, so a retry counts once.
+    /// `source:source_id`, which finds the first stored copy.
     pub dedup_key: String,
     pub source: String,
     pub text: String,

@@ -312,10 +312,8 @@ impl Runner {
                 && *at <= tick
             {
                 let (at, report) = pending.next().expect("peeked");
-                store.insert_reports(std::slice::from_ref(&report)).await?;
-                engine
-                    .observe(&[super::facts::Facts::from_enriched(&report)], at)
-                    .await?;
+                let inserted = store.insert_report(&report).await?;
+                engine.observe_stored(&[(&report, inserted)], at).await?;
             }
             engine.tick(tick).await?;
             tick += chrono_of(interval);

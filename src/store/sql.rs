@@ -149,6 +149,40 @@ impl SqliteStore {
     }
 }
 
+impl PgStore {
+    /// One statement whatever the number of keys, so its plan is prepared
+    /// once and uses the unique index.
+    async fn ids_by_dedup_key(
+        &self,
+        dedup_keys: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT dedup_key, id FROM reports WHERE dedup_key = ANY($1)")
+                .bind(dedup_keys)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+impl SqliteStore {
+    async fn ids_by_dedup_key(
+        &self,
+        dedup_keys: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT dedup_key, id FROM reports WHERE dedup_key IN (",
+        );
+        let mut keys = query.separated(", ");
+        for key in dedup_keys {
+            keys.push_bind(key.as_str());
+        }
+        query.push(")");
+        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -303,15 +337,7 @@ macro_rules! sql_store {
                 if dedup_keys.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let mut query =
-                    sqlx::QueryBuilder::<$db>::new("SELECT dedup_key, id FROM reports WHERE dedup_key IN (");
-                let mut keys = query.separated(", ");
-                for key in dedup_keys {
-                    keys.push_bind(key.as_str());
-                }
-                query.push(")");
-                let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().collect())
+                self.ids_by_dedup_key(dedup_keys).await
             }
 
             async fn insert_alert(&self, alert: &Alert) -> Result<Inserted, StoreError> {

@@ -176,6 +176,7 @@ impl SeriesState {
             counts,
             senders,
             evidence,
+            ..Measure::default()
         }
     }
 }
@@ -206,6 +207,16 @@ impl Inner {
             !g.last.is_empty()
         });
         self.cooldowns.retain(|_, until| *until > now_ms);
+    }
+
+    /// What `claim` left on a series, for its measures.
+    fn with_claim(&self, series: &Series, now_ms: i64, mut measure: Measure) -> Measure {
+        measure.holder = self.holds.get(series).cloned();
+        measure.cooling = self
+            .cooldowns
+            .get(series)
+            .is_some_and(|until| *until > now_ms);
+        measure
     }
 
     fn observe(&mut self, obs: &Observation, shape: &Shape, now_ms: i64) -> Measure {
@@ -273,7 +284,10 @@ impl WindowStore for MemoryWindows {
         inner.sweep(now_ms);
         Ok(batch
             .iter()
-            .map(|(obs, shape)| inner.observe(obs, shape, now_ms))
+            .map(|(obs, shape)| {
+                let measure = inner.observe(obs, shape, now_ms);
+                inner.with_claim(&obs.series, now_ms, measure)
+            })
             .collect())
     }
 
@@ -286,7 +300,10 @@ impl WindowStore for MemoryWindows {
         inner.sweep(now_ms);
         Ok(batch
             .iter()
-            .map(|(series, shape)| inner.measure(series, shape, now_ms))
+            .map(|(series, shape)| {
+                let measure = inner.measure(series, shape, now_ms);
+                inner.with_claim(series, now_ms, measure)
+            })
             .collect())
     }
 

@@ -59,8 +59,8 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub series: Series,
-    /// The report's dedup key (`source:source_id`): a redelivery or a
-    /// gateway retry is the same member and is not counted again.
+    /// The stored report's id: a redelivery or a gateway retry is the same
+    /// stored report, so the same member, and is not counted again.
     pub member: String,
     /// Sender pseudonym, for distinct senders.
     pub sender: Option<String>,
@@ -81,6 +81,12 @@ pub struct Measure {
     pub senders: u64,
     /// Members of the current window, oldest first, at most `shape.evidence`.
     pub evidence: Vec<String>,
+    /// The alert holding the series, as `claim` left it: a series already
+    /// held (or cooling down) need not be claimed, which spares a round
+    /// trip per report while an alert fires.
+    pub holder: Option<String>,
+    /// The series is in its cooldown at `now`.
+    pub cooling: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

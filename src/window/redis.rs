@@ -47,8 +47,8 @@ pub const TTL_MARGIN_MS: i64 = 60_000;
 /// 30 days is far longer than any alert stays open.
 pub const HOLD_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// KEYS: members, senders. ARGV: member, at, has_sender, sender, now,
-/// window, windows, evidence, retain, senders, margin.
+/// KEYS: members, senders, hold, cooldown. ARGV: member, at, has_sender,
+/// sender, now, window, windows, evidence, retain, senders, margin.
 const OBSERVE: &str = r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
@@ -85,10 +85,15 @@ local evidence = {}
 if ev > 0 then
   evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
 end
-return {added, counts, sn, evidence}
+local holder = redis.call('GET', KEYS[3]) or ''
+local cool_end = redis.call('GET', KEYS[4])
+local cooling = 0
+if cool_end and tonumber(cool_end) > now then cooling = 1 end
+return {added, counts, sn, evidence, holder, cooling}
 "#;
 
-/// KEYS: members, senders. ARGV: now, window, windows, evidence, senders.
+/// KEYS: members, senders, hold, cooldown. ARGV: now, window, windows,
+/// evidence, senders.
 const MEASURE: &str = r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
@@ -105,7 +110,11 @@ local evidence = {}
 if ev > 0 then
   evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
 end
-return {0, counts, sn, evidence}
+local holder = redis.call('GET', KEYS[3]) or ''
+local cool_end = redis.call('GET', KEYS[4])
+local cooling = 0
+if cool_end and tonumber(cool_end) > now then cooling = 1 end
+return {0, counts, sn, evidence, holder, cooling}
 "#;
 
 /// KEYS: group index. ARGV: group, at, now, retain, margin.
@@ -196,14 +205,16 @@ fn bool_arg(b: bool) -> &'static str {
     if b { "1" } else { "0" }
 }
 
-type RawMeasure = (i64, Vec<u64>, u64, Vec<String>);
+type RawMeasure = (i64, Vec<u64>, u64, Vec<String>, String, i64);
 
-fn to_measure((added, counts, senders, evidence): RawMeasure) -> Measure {
+fn to_measure((added, counts, senders, evidence, holder, cooling): RawMeasure) -> Measure {
     Measure {
         added: added == 1,
         counts,
         senders,
         evidence,
+        holder: (!holder.is_empty()).then_some(holder),
+        cooling: cooling == 1,
     }
 }
 
@@ -243,6 +254,11 @@ impl RedisWindows {
         )
     }
 
+    /// Members, senders, hold, cooldown: what observe and measure read.
+    fn series_keys(&self, series: &Series) -> [String; 4] {
+        ["m", "s", "h", "c"].map(|kind| self.series_key(series, kind))
+    }
+
     fn groups_key(&self, rule: &str) -> String {
         format!("{}{{{}}}:g", self.prefix, escape(rule))
     }
@@ -278,9 +294,12 @@ impl RedisWindows {
 }
 
 /// `EVALSHA` of `script`, keys and arguments to be added.
-fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+fn evalsha<K: AsRef<str>>(script: &Script, keys: &[K]) -> Cmd {
     let mut cmd = ::redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    cmd.arg(script.get_hash()).arg(keys.len());
+    for key in keys {
+        cmd.arg(key.as_ref());
+    }
     cmd
 }
 
@@ -296,9 +315,7 @@ impl WindowStore for RedisWindows {
         }
         let mut pipe = ::redis::pipe();
         for (obs, shape) in batch {
-            let members = self.series_key(&obs.series, "m");
-            let senders = self.series_key(&obs.series, "s");
-            let mut cmd = evalsha(&self.observe, &[&members, &senders]);
+            let mut cmd = evalsha(&self.observe, &self.series_keys(&obs.series));
             cmd.arg(&obs.member)
                 .arg(obs.at_ms)
                 .arg(bool_arg(obs.sender.is_some()))
@@ -336,9 +353,7 @@ impl WindowStore for RedisWindows {
         }
         let mut pipe = ::redis::pipe();
         for (series, shape) in batch {
-            let members = self.series_key(series, "m");
-            let senders = self.series_key(series, "s");
-            let mut cmd = evalsha(&self.measure, &[&members, &senders]);
+            let mut cmd = evalsha(&self.measure, &self.series_keys(series));
             cmd.arg(now_ms)
                 .arg(shape.window_ms)
                 .arg(shape.windows)

@@ -21,7 +21,6 @@ use crate::enrich::{EnrichedReport, Enricher};
 use crate::queue::{Delivery, ReportQueue};
 use crate::report::IncomingReport;
 use crate::rules::engine::{Engine, EngineError};
-use crate::rules::facts::Facts;
 use crate::store::{Inserted, Store, StoreError};
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -159,8 +158,8 @@ async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Engine, batch:
             Err(e) => dead_letter(delivery, &format!("not a report: {e}")).await,
             Ok(report) if report.part.is_some() => {
                 let outcome = retrying(|| parts::store_part(store, enrich, &report)).await;
-                if let Ok(Some(whole)) = &outcome {
-                    count(rules, std::slice::from_ref(whole)).await;
+                if let Ok(Some((whole, inserted))) = &outcome {
+                    count(rules, &[(whole, *inserted)]).await;
                 }
                 settle(delivery, outcome.map(|_| ())).await;
             }
@@ -187,7 +186,9 @@ async fn store_batch(store: &dyn Store, rules: &Engine, batch: Vec<(Delivery, En
     let (deliveries, reports): (Vec<Delivery>, Vec<EnrichedReport>) = batch.into_iter().unzip();
     match retrying(|| store.insert_reports(&reports)).await {
         Ok(outcomes) => {
-            count(rules, &reports).await;
+            let stored: Vec<(&EnrichedReport, Inserted)> =
+                reports.iter().zip(outcomes.iter().copied()).collect();
+            count(rules, &stored).await;
             for ((delivery, report), outcome) in deliveries.into_iter().zip(&reports).zip(outcomes)
             {
                 log_stored(report, outcome);
@@ -199,7 +200,7 @@ async fn store_batch(store: &dyn Store, rules: &Engine, batch: Vec<(Delivery, En
                 let outcome = retrying(|| store.insert_report(report)).await;
                 if let Ok(outcome) = &outcome {
                     log_stored(report, *outcome);
-                    count(rules, std::slice::from_ref(report)).await;
+                    count(rules, &[(report, *outcome)]).await;
                 }
                 settle(delivery, outcome.map(|_| ())).await;
             }
@@ -216,11 +217,10 @@ async fn store_batch(store: &dyn Store, rules: &Engine, batch: Vec<(Delivery, En
 /// acknowledged: a crash in between redelivers them, and counting is
 /// idempotent. Duplicates are counted too (a no-op unless the first
 /// delivery died before counting). Waits out Redis or database outages.
-pub(crate) async fn count(rules: &Engine, reports: &[EnrichedReport]) {
-    let facts: Vec<Facts> = reports.iter().map(Facts::from_enriched).collect();
+pub(crate) async fn count(rules: &Engine, stored: &[(&EnrichedReport, Inserted)]) {
     let mut backoff = RETRY_MIN;
     loop {
-        match rules.observe(&facts, chrono::Utc::now()).await {
+        match rules.observe_stored(stored, chrono::Utc::now()).await {
             Ok(_) => return,
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "rule windows failed; retrying");

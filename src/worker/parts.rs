@@ -11,7 +11,7 @@ use super::Enrich;
 use crate::enrich::EnrichedReport;
 use crate::report::IncomingReport;
 use crate::rules::engine::Engine;
-use crate::store::{Store, StoreError};
+use crate::store::{Inserted, Store, StoreError};
 
 /// Assembled parts are remembered this long to recognise redeliveries.
 const PART_MEMORY: chrono::Duration = chrono::Duration::hours(24);
@@ -23,7 +23,7 @@ pub(super) async fn store_part(
     store: &dyn Store,
     enrich: &Enrich,
     part: &IncomingReport,
-) -> Result<Option<EnrichedReport>, StoreError> {
+) -> Result<Option<(EnrichedReport, Inserted)>, StoreError> {
     let Some(info) = &part.part else {
         return Err(StoreError::Corrupt("store_part needs a part".into()));
     };
@@ -32,8 +32,8 @@ pub(super) async fn store_part(
         return Ok(None);
     };
     let whole = enrich.one(whole).await.map_err(StoreError::Corrupt)?;
-    store.complete_parts(&info.group, &whole).await?;
-    Ok(Some(whole))
+    let inserted = store.complete_parts(&info.group, &whole).await?;
+    Ok(Some((whole, inserted)))
 }
 
 /// Joins a group's parts in order. Without `partial`, only a complete
@@ -100,8 +100,8 @@ async fn sweep_once(
         if let Some(partial) = assemble(&parts, true) {
             tracing::info!(id = %partial.id, "storing a multipart SMS with parts missing");
             let partial = enrich.one(partial).await.map_err(StoreError::Corrupt)?;
-            store.complete_parts(&group, &partial).await?;
-            super::count(rules, std::slice::from_ref(&partial)).await;
+            let inserted = store.complete_parts(&group, &partial).await?;
+            super::count(rules, &[(&partial, inserted)]).await;
         }
     }
     store.purge_parts(Utc::now() - PART_MEMORY).await?;
