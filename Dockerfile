@@ -28,13 +28,18 @@ RUN groupadd --system --gid 10001 ishara \
  && mkdir -p /var/lib/ishara \
  && chown ishara:ishara /var/lib/ishara
 COPY --from=build /usr/local/bin/ishara /usr/local/bin/ishara
+# The example rules and their templates; mount your own over /etc/ishara/rules.
+COPY rules /etc/ishara/rules
+COPY templates /etc/ishara/templates
 
 USER ishara
 WORKDIR /var/lib/ishara
 # Listen on all interfaces inside the container; keep data on a volume
 # mounted at /var/lib/ishara (a new named volume takes this ownership).
 ENV ISHARA_DATA_DIR=/var/lib/ishara \
-    ISHARA_HTTP__LISTEN=0.0.0.0:8080
+    ISHARA_HTTP__LISTEN=0.0.0.0:8080 \
+    ISHARA_RULES_DIR=/etc/ishara/rules \
+    ISHARA_TEMPLATES_DIR=/etc/ishara/templates
 EXPOSE 8080
 # No HEALTHCHECK here: the worker role has no HTTP port. docker-compose.yml
 # checks /healthz for the serve/api roles.
