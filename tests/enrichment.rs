@@ -199,17 +199,7 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
         letters[0].reason
     );
     // Operators see it over HTTP too, with the report and the reason.
-    let page: Value = d
-        .app
-        .client
-        .get(d.app.url("/v1/dead-letters"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = d.app.get_json("/v1/dead-letters").await;
     let letter = &page["dead_letters"][0];
     assert_eq!(letter["payload"]["source_id"], "nul-1", "{page:#}");
     assert!(

@@ -34,16 +34,7 @@ fn with_rules(yaml: &'static str) -> impl FnOnce(&mut ishara::config::Config) {
 }
 
 async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
-    let page: Value = app
-        .client
-        .get(app.url(&format!("/v1/alerts?{query}")))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = app.get_json(&format!("/v1/alerts?{query}")).await;
     page["alerts"].as_array().cloned().unwrap_or_default()
 }
 
@@ -114,16 +105,9 @@ async fn an_alert_fires_once_when_its_rule_holds_with_the_reports_that_made_it()
     app.wait_for_reports(4).await;
     assert_eq!(wait_for_alerts(&app, "", 1).await.len(), 1);
 
-    let one: Value = app
-        .client
-        .get(app.url(&format!("/v1/alerts/{}", alert["id"].as_str().unwrap())))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = app
+        .get_json(&format!("/v1/alerts/{}", alert["id"].as_str().unwrap()))
+        .await;
     assert_eq!(one["id"], alert["id"]);
 }
 
@@ -169,25 +153,13 @@ async fn a_report_later_than_the_allowed_lateness_is_stored_but_not_counted() {
 #[tokio::test]
 async fn bad_alert_queries_are_refused_and_need_a_token() {
     let app = TestApp::embedded().await;
-    let reply = app
-        .client
-        .get(app.url("/v1/alerts?state=burning"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let reply = app.get("/v1/alerts?state=burning").await;
     assert_eq!(reply.status(), 400);
     let body: Value = reply.json().await.unwrap();
     assert_eq!(body["field"], "state");
     let reply = app.client.get(app.url("/v1/alerts")).send().await.unwrap();
     assert_eq!(reply.status(), 401);
-    let reply = app
-        .client
-        .get(app.url("/v1/alerts/01ARZ3NDEKTSV4RRFFQ69G5FAV"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let reply = app.get("/v1/alerts/01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
     assert_eq!(reply.status(), 404);
 }
 
@@ -243,15 +215,13 @@ async fn in_memory_windows_and_cooldowns_survive_a_restart() {
 #[tokio::test]
 async fn rule_edits_reload_all_or_nothing() {
     let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
-    let rules = |app: &TestApp| {
-        let request = app
-            .client
-            .get(app.url("/v1/rules"))
-            .bearer_auth(API_TOKEN)
-            .send();
-        async move { request.await.unwrap().json::<Value>().await.unwrap() }
-    };
-    assert_eq!(rules(&app).await["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get_json("/v1/rules").await["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A good new file is picked up without a restart.
     write_rules(
@@ -260,7 +230,12 @@ async fn rule_edits_reload_all_or_nothing() {
         "- id: flood\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 1 } }\n",
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while rules(&app).await["rules"].as_array().unwrap().len() != 2 {
+    while app.get_json("/v1/rules").await["rules"]
+        .as_array()
+        .unwrap()
+        .len()
+        != 2
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "new rule not loaded"
@@ -276,7 +251,7 @@ async fn rule_edits_reload_all_or_nothing() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
-        let status = rules(&app).await;
+        let status = app.get_json("/v1/rules").await;
         if !status["reload"]["refused"].as_array().unwrap().is_empty() {
             break status;
         }

@@ -8,7 +8,6 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use crate::ingest::InboundError;
-use crate::report::ReportId;
 use crate::rules::alert::AlertState;
 use crate::store::AlertQuery;
 
@@ -29,12 +28,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
     let limit = super::parse_limit(params.limit.as_deref(), 50, MAX_LIMIT)?;
-    let before = params
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<ReportId>().map(|id| id.to_string()))
-        .transpose()
-        .map_err(|_| InboundError::invalid("cursor", "not a cursor from a previous page"))?;
+    // Alert ids are ULIDs like report ids.
+    let before = super::parse_cursor(params.cursor.as_deref())?.map(|id| id.to_string());
     let alert_state = params
         .state
         .as_deref()

@@ -81,6 +81,13 @@ fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, Inbound
     }
 }
 
+/// A page cursor from `?cursor=`: the last id of the previous page.
+fn parse_cursor(raw: Option<&str>) -> Result<Option<crate::report::ReportId>, InboundError> {
+    raw.map(str::parse)
+        .transpose()
+        .map_err(|_| InboundError::invalid("cursor", "not a cursor from a previous page"))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .service(

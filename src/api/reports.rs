@@ -10,7 +10,6 @@ use super::AppState;
 use super::error::{ApiError, error_body, json_error};
 use crate::ingest::feed::{self, Feed, Item};
 use crate::ingest::{BodyKind, InboundError};
-use crate::report::ReportId;
 use crate::store::ListQuery;
 
 const MAX_LIMIT: u32 = 500;
@@ -134,12 +133,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
     let limit = super::parse_limit(params.limit.as_deref(), 50, MAX_LIMIT)?;
-    let before = params
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<ReportId>())
-        .transpose()
-        .map_err(|_| InboundError::invalid("cursor", "not a cursor from a previous page"))?;
+    let before = super::parse_cursor(params.cursor.as_deref())?;
     let reports = state
         .store
         .list_reports(&ListQuery { limit, before })

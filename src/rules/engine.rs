@@ -669,23 +669,12 @@ fn series_of(alert: &Alert) -> Series {
     }
 }
 
-pub fn group_by_name(by: GroupBy) -> &'static str {
-    match by {
-        GroupBy::Country => "country",
-        GroupBy::Admin1 => "admin1",
-        GroupBy::Place => "place",
-        GroupBy::Language => "language",
-        GroupBy::Keyword => "keyword",
-        GroupBy::Sender => "sender",
-    }
-}
-
 /// `admin1=KE.30,keyword=cholera`: stable, readable, and what alerts and
 /// the API show.
 fn group_key(group: &[(GroupBy, String)]) -> String {
     group
         .iter()
-        .map(|(by, value)| format!("{}={value}", group_by_name(*by)))
+        .map(|(by, value)| format!("{}={value}", by.as_str()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -693,18 +682,7 @@ fn group_key(group: &[(GroupBy, String)]) -> String {
 fn parse_group(key: &str) -> Vec<(GroupBy, String)> {
     key.split(',')
         .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(name, value)| {
-            let by = match name {
-                "country" => GroupBy::Country,
-                "admin1" => GroupBy::Admin1,
-                "place" => GroupBy::Place,
-                "language" => GroupBy::Language,
-                "keyword" => GroupBy::Keyword,
-                "sender" => GroupBy::Sender,
-                _ => return None,
-            };
-            Some((by, value.to_owned()))
-        })
+        .filter_map(|(name, value)| Some((GroupBy::parse(name)?, value.to_owned())))
         .collect()
 }
 
@@ -752,7 +730,7 @@ fn details(rule: &Rule, group: &[(GroupBy, String)]) -> AlertDetails {
         description: rule.description.clone(),
         group: group
             .iter()
-            .map(|(by, value)| (group_by_name(*by).to_owned(), value.clone()))
+            .map(|(by, value)| (by.as_str().to_owned(), value.clone()))
             .collect(),
         labels: rule.labels.clone(),
         notify: rule.notify.clone(),

@@ -968,22 +968,19 @@ impl Loader<'_> {
                     seen.push("none");
                     continue;
                 }
-                "country" => GroupBy::Country,
-                "admin1" => GroupBy::Admin1,
-                "place" => GroupBy::Place,
-                "language" => GroupBy::Language,
-                "keyword" => GroupBy::Keyword,
-                "sender" => GroupBy::Sender,
-                _ => {
-                    self.at(
-                        s.span(),
-                        format!(
-                            "unknown group_by value `{name}`; one of {}",
-                            one_of(GROUP_BY)
-                        ),
-                    );
-                    continue;
-                }
+                other => match GroupBy::parse(other) {
+                    Some(by) => by,
+                    None => {
+                        self.at(
+                            s.span(),
+                            format!(
+                                "unknown group_by value `{name}`; one of {}",
+                                one_of(GROUP_BY)
+                            ),
+                        );
+                        continue;
+                    }
+                },
             };
             if seen.contains(&name) {
                 self.at(s.span(), format!("`{name}` is given twice in `group_by`"));

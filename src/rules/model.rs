@@ -119,6 +119,33 @@ pub enum GroupBy {
     Sender,
 }
 
+impl GroupBy {
+    pub const ALL: [GroupBy; 6] = [
+        GroupBy::Country,
+        GroupBy::Admin1,
+        GroupBy::Place,
+        GroupBy::Language,
+        GroupBy::Keyword,
+        GroupBy::Sender,
+    ];
+
+    /// As written in rules and in group keys (`admin1=KE.30`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GroupBy::Country => "country",
+            GroupBy::Admin1 => "admin1",
+            GroupBy::Place => "place",
+            GroupBy::Language => "language",
+            GroupBy::Keyword => "keyword",
+            GroupBy::Sender => "sender",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|by| by.as_str() == name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     /// At least `at_least` reports within `window`.

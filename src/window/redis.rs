@@ -47,9 +47,33 @@ pub const TTL_MARGIN_MS: i64 = 60_000;
 /// 30 days is far longer than any alert stays open.
 pub const HOLD_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// The end of the observe and measure scripts: the counts per window, the
+/// evidence, and what claims left on the series. Reads `m`, `now`, `w`,
+/// `n`, `ev`, `sn`, `added` and `int` from the script before it.
+macro_rules! measured {
+    () => {
+        r#"
+local counts = {}
+for i = 0, n - 1 do
+  counts[i + 1] = redis.call('ZCOUNT', m, '(' .. int(now - (i + 1) * w), int(now - i * w))
+end
+local evidence = {}
+if ev > 0 then
+  evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
+end
+local holder = redis.call('GET', KEYS[3]) or ''
+local cool_end = redis.call('GET', KEYS[4])
+local cooling = 0
+if cool_end and tonumber(cool_end) > now then cooling = 1 end
+return {added, counts, sn, evidence, holder, cooling}
+"#
+    };
+}
+
 /// KEYS: members, senders, hold, cooldown. ARGV: member, at, has_sender,
 /// sender, now, window, windows, evidence, retain, senders, margin.
-const OBSERVE: &str = r#"
+const OBSERVE: &str = concat!(
+    r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
 local at, now = tonumber(ARGV[2]), tonumber(ARGV[5])
@@ -77,24 +101,14 @@ if senders then
   end
   sn = redis.call('ZCOUNT', s, '(' .. int(now - w), int(now))
 end
-local counts = {}
-for i = 0, n - 1 do
-  counts[i + 1] = redis.call('ZCOUNT', m, '(' .. int(now - (i + 1) * w), int(now - i * w))
-end
-local evidence = {}
-if ev > 0 then
-  evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
-end
-local holder = redis.call('GET', KEYS[3]) or ''
-local cool_end = redis.call('GET', KEYS[4])
-local cooling = 0
-if cool_end and tonumber(cool_end) > now then cooling = 1 end
-return {added, counts, sn, evidence, holder, cooling}
-"#;
+"#,
+    measured!()
+);
 
 /// KEYS: members, senders, hold, cooldown. ARGV: now, window, windows,
 /// evidence, senders.
-const MEASURE: &str = r#"
+const MEASURE: &str = concat!(
+    r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
 local now, w, n, ev = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -102,20 +116,10 @@ local sn = 0
 if ARGV[5] == '1' then
   sn = redis.call('ZCOUNT', s, '(' .. int(now - w), int(now))
 end
-local counts = {}
-for i = 0, n - 1 do
-  counts[i + 1] = redis.call('ZCOUNT', m, '(' .. int(now - (i + 1) * w), int(now - i * w))
-end
-local evidence = {}
-if ev > 0 then
-  evidence = redis.call('ZRANGEBYSCORE', m, '(' .. int(now - w), int(now), 'LIMIT', 0, ev)
-end
-local holder = redis.call('GET', KEYS[3]) or ''
-local cool_end = redis.call('GET', KEYS[4])
-local cooling = 0
-if cool_end and tonumber(cool_end) > now then cooling = 1 end
-return {0, counts, sn, evidence, holder, cooling}
-"#;
+local added = 0
+"#,
+    measured!()
+);
 
 /// KEYS: group index. ARGV: group, at, now, retain, margin.
 const TOUCH_GROUP: &str = r#"

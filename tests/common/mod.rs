@@ -340,6 +340,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET path` with the admin token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` with the admin token, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     /// Stored reports, newest first (one page of up to 500).
     pub async fn reports(&self) -> Vec<Value> {
         let page = reports_page(&self.client, &self.base, API_TOKEN, "limit=500").await;
