@@ -191,10 +191,17 @@ async fn a_silence_fires_from_the_timer_and_resolves_when_reports_come_back() {
 
 #[tokio::test]
 async fn in_memory_windows_and_cooldowns_survive_a_restart() {
-    let app = TestApp::spawn(with_rules(CHOLERA_RULE)).await;
+    let app = TestApp::spawn(|c| {
+        with_rules(CHOLERA_RULE)(c);
+        // Shorter than the pause below: the rebuild must judge lateness by
+        // when a report arrived, not by when the process restarted.
+        c.rules.allowed_lateness_secs = 2;
+    })
+    .await;
     post(&app, "a", "cholera", "+254700000001").await;
     post(&app, "b", "cholera", "+254700000002").await;
     app.wait_for_reports(2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let app = app.restart().await;
     post(&app, "c", "cholera", "+254700000003").await;

@@ -160,7 +160,9 @@ fn fires(condition: &Condition, measure: &Measure, arriving: bool) -> Option<f64
             (current >= min_count && current as f64 >= factor * average).then_some(current as f64)
         }
         // Only the report that opens a series is news; later ones are not.
-        Condition::FirstSeen { .. } => (arriving && measure.added && current == 1).then_some(1.0),
+        // A redelivery of that report (its worker died before firing) is
+        // news still: the claim makes sure it fires once.
+        Condition::FirstSeen { .. } => (arriving && current == 1).then_some(1.0),
         // Silence fires from the timer, never from a report arriving.
         Condition::Absence { .. } => None,
     }
@@ -309,7 +311,7 @@ impl Engine {
         fire: bool,
     ) -> Result<Vec<Change>, EngineError> {
         let book = self.book();
-        let counted = self.counted(&book, reports, now);
+        let counted = self.counted(&book, reports, now, fire);
         if counted.is_empty() {
             return Ok(Vec::new());
         }
@@ -356,19 +358,25 @@ impl Engine {
         Ok(changes)
     }
 
-    /// Which rules each report counts for, in which groups. Reports later
-    /// than the allowed lateness count for nothing.
+    /// Which rules each report counts for, in which groups. A report later
+    /// than the allowed lateness when it is counted counts for nothing; when
+    /// windows are rebuilt, the same report is left out again, judged by
+    /// when it arrived rather than by the time of the rebuild.
     fn counted<'a>(
         &self,
         book: &RuleBook,
         reports: &'a [Facts],
         now: DateTime<Utc>,
+        live: bool,
     ) -> Vec<Counted<'a>> {
         let mut counted = Vec::new();
         let mut matches: Vec<RuleMatch> = Vec::new();
         for facts in reports {
-            if facts.at < now - self.lateness {
-                tracing::info!(id = %facts.id, at = %facts.at, "report later than rules.allowed_lateness_secs: stored, not counted");
+            let counted_at = if live { now } else { facts.received_at };
+            if facts.at < counted_at - self.lateness {
+                if live {
+                    tracing::info!(id = %facts.id, at = %facts.at, "report later than rules.allowed_lateness_secs: stored, not counted");
+                }
                 continue;
             }
             matches.clear();
@@ -796,8 +804,9 @@ mod tests {
     fn first_seen_fires_only_for_the_report_that_opens_a_series() {
         let c = Condition::FirstSeen { baseline: HOUR };
         assert_eq!(fires(&c, &measure(&[1], 0, true), true), Some(1.0));
-        assert_eq!(fires(&c, &measure(&[1], 0, false), true), None);
+        assert_eq!(fires(&c, &measure(&[1], 0, false), true), Some(1.0));
         assert_eq!(fires(&c, &measure(&[2], 0, true), true), None);
+        assert_eq!(fires(&c, &measure(&[1], 0, true), false), None);
         assert!(still_holds(&c, &measure(&[1], 0, false)));
         assert!(!still_holds(&c, &measure(&[0], 0, false)));
     }
@@ -841,5 +850,138 @@ mod tests {
         assert!(absence.track_groups);
         assert_eq!(absence.window_ms, 3_600_000);
         assert_eq!(absence.retain_ms, 24 * 3_600_000);
+    }
+}
+
+/// The engine on its real parts (in-memory windows, an in-memory SQLite
+/// store): what happens when a worker dies half-way, and to duplicates.
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+    use crate::enrich::{Enrichment, PlaceGuess};
+    use crate::report::{IncomingReport, ReportId, Source, SourceId, Text};
+    use crate::rules::load::{Known, load_str};
+    use crate::store::SqliteStore;
+    use crate::window::MemoryWindows;
+
+    const RULE: &str = "- id: floods\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 2 } }\n";
+
+    async fn engine() -> (Engine, Arc<dyn Store>, Arc<MemoryWindows>) {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::connect("sqlite::memory:", 1).await.unwrap());
+        store.migrate().await.unwrap();
+        let windows = Arc::new(MemoryWindows::new());
+        let rules = load_str(std::path::Path::new("t.yaml"), RULE, &Known::default()).unwrap();
+        let engine = Engine::new(
+            RuleBook::new(rules),
+            windows.clone(),
+            store.clone(),
+            Duration::from_secs(3600),
+        );
+        (engine, store, windows)
+    }
+
+    fn report(source_id: &str, at: DateTime<Utc>) -> EnrichedReport {
+        EnrichedReport {
+            report: IncomingReport {
+                id: ReportId::new(),
+                source: Source::new("twilio"),
+                source_id: SourceId::given(source_id).unwrap(),
+                sender: None,
+                sender_pseudonym: None,
+                recipient: None,
+                text: Text::parse("flood at the bridge").unwrap(),
+                sent_at: Some(at),
+                received_at: at,
+                location: None,
+                meta: Default::default(),
+                part: None,
+            },
+            enrichment: Enrichment {
+                place: PlaceGuess::none(),
+                ..Enrichment::nothing()
+            },
+        }
+    }
+
+    async fn store_and_count(
+        engine: &Engine,
+        store: &Arc<dyn Store>,
+        report: &EnrichedReport,
+        now: DateTime<Utc>,
+    ) -> Vec<Change> {
+        let inserted = store.insert_report(report).await.unwrap();
+        engine
+            .observe_stored(&[(report, inserted)], now)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_gateway_retry_is_counted_under_the_first_copy() {
+        let (engine, store, _) = engine().await;
+        let now = Utc::now();
+        let first = report("SM1", now);
+        assert!(
+            store_and_count(&engine, &store, &first, now)
+                .await
+                .is_empty()
+        );
+        // The retry has a new id of ours, but the same gateway id.
+        let retry = report("SM1", now);
+        assert!(
+            store_and_count(&engine, &store, &retry, now)
+                .await
+                .is_empty()
+        );
+        let other = report("SM2", now);
+        let fired = store_and_count(&engine, &store, &other, now).await;
+        let [Change::Fired(alert)] = fired.as_slice() else {
+            panic!("one alert expected: {fired:?}");
+        };
+        let mut evidence = alert.evidence.clone();
+        evidence.sort();
+        let mut expected = vec![first.report.id.to_string(), other.report.id.to_string()];
+        expected.sort();
+        assert_eq!(
+            evidence, expected,
+            "the retry is the first copy, not a third report"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_alert_was_never_stored_is_stored_by_the_redelivery() {
+        let (engine, store, windows) = engine().await;
+        let now = Utc::now();
+        // A worker counted two reports, claimed the series, and died before
+        // storing the alert.
+        let a = report("SM1", now);
+        let b = report("SM2", now);
+        store.insert_report(&a).await.unwrap();
+        store.insert_report(&b).await.unwrap();
+        engine
+            .replay(&[Facts::from_enriched(&a), Facts::from_enriched(&b)], now)
+            .await
+            .unwrap();
+        let series = Series {
+            rule: "floods".into(),
+            group: String::new(),
+        };
+        let lost = ReportId::new().to_string();
+        let claim = windows.claim(
+            &series,
+            &lost,
+            now.timestamp_millis(),
+            now.timestamp_millis(),
+        );
+        assert_eq!(claim.await.unwrap(), Claim::Won);
+
+        // The broker redelivers the second report.
+        let fired = store_and_count(&engine, &store, &b, now).await;
+        assert!(matches!(fired.as_slice(), [Change::Fired(alert)] if alert.id == lost));
+        assert!(store.alert(&lost).await.unwrap().is_some());
+        // Once stored, further reports leave it alone.
+        let c = report("SM3", now);
+        assert!(store_and_count(&engine, &store, &c, now).await.is_empty());
     }
 }

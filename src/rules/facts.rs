@@ -22,6 +22,7 @@ pub struct Facts {
     pub place: PlaceGuess,
     /// Event time: when the sender sent it.
     pub at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
 }
 
 impl Facts {
@@ -36,6 +37,7 @@ impl Facts {
             language: enriched.enrichment.language.code.as_str().to_owned(),
             place: enriched.enrichment.place.clone(),
             at: event_time(report.sent_at, report.received_at),
+            received_at: report.received_at,
         }
     }
 
@@ -56,6 +58,7 @@ impl Facts {
                 .to_owned(),
             place: stored.place.clone().unwrap_or_else(PlaceGuess::none),
             at: event_time(stored.sent_at, stored.received_at),
+            received_at: stored.received_at,
         }
     }
 }
