@@ -409,16 +409,19 @@ impl Engine {
         let id = crate::report::ReportId::new().to_string();
         let cooldown = chrono::Duration::from_std(rule.cooldown).unwrap_or(chrono::Duration::MAX);
         let until = now.checked_add_signed(cooldown).unwrap_or(now);
-        let claim = self
-            .windows
-            .claim(
+        let probe = [(series.clone(), shape)];
+        // The evidence is read beside the claim, not after it: one round
+        // trip instead of two on the way to recording the alert.
+        let (claim, measured) = tokio::join!(
+            self.windows.claim(
                 series,
                 &id,
                 until.timestamp_millis(),
                 now.timestamp_millis(),
-            )
-            .await?;
-        let alert_id = match claim {
+            ),
+            self.windows.measure(&probe, now.timestamp_millis()),
+        );
+        let alert_id = match claim? {
             Claim::CoolingDown => return Ok(None),
             Claim::Won => id,
             Claim::Held(holder) => {
@@ -429,13 +432,7 @@ impl Engine {
                 holder
             }
         };
-        let evidence = self
-            .windows
-            .measure(&[(series.clone(), shape)], now.timestamp_millis())
-            .await?
-            .pop()
-            .map(|m| m.evidence)
-            .unwrap_or_default();
+        let evidence = measured?.pop().map(|m| m.evidence).unwrap_or_default();
         let alert = Alert {
             id: alert_id,
             rule: rule.id.as_str().to_owned(),
