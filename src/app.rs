@@ -85,6 +85,7 @@ impl Application {
                 WorkerOptions {
                     prefetch: config.amqp.prefetch,
                     threads: config.worker.threads,
+                    batch_size: config.worker.batch_size,
                     concat_timeout: config.concat_timeout(),
                     evaluation_interval: config.evaluation_interval(),
                 },

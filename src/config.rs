@@ -150,6 +150,11 @@ pub struct WorkerConfig {
     /// Threads enriching reports (language models are CPU-bound); 0 means
     /// one per core.
     pub threads: usize,
+    /// Reports enriched, stored and counted together; 0 means
+    /// `amqp.prefetch / threads`. Smaller batches fire alerts sooner,
+    /// larger ones take more reports a second.
+    #[serde(default)]
+    pub batch_size: usize,
 }
 
 /// Language detection: which languages lingua may answer with.
@@ -381,6 +386,7 @@ impl Default for Config {
             worker: WorkerConfig {
                 concat_timeout_secs: 600,
                 threads: 0,
+                batch_size: 0,
             },
             language: LanguageConfig {
                 languages: crate::enrich::language::DEFAULT_LANGUAGES

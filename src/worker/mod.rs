@@ -33,6 +33,7 @@ pub struct Worker {
     rules: Arc<Engine>,
     prefetch: u16,
     threads: usize,
+    batch_size: usize,
     concat_timeout: Duration,
     evaluation_interval: Duration,
 }
@@ -42,6 +43,8 @@ pub struct WorkerOptions {
     pub prefetch: u16,
     /// Batches enriched at once; 0 means one per core.
     pub threads: usize,
+    /// Reports per batch; 0 means `prefetch / threads`.
+    pub batch_size: usize,
     pub concat_timeout: Duration,
     /// How often silences are looked for and firing alerts re-checked.
     pub evaluation_interval: Duration,
@@ -66,6 +69,10 @@ impl Worker {
             rules,
             prefetch: options.prefetch,
             threads,
+            batch_size: match options.batch_size {
+                0 => (usize::from(options.prefetch) / threads).max(1),
+                n => n,
+            },
             concat_timeout: options.concat_timeout,
             evaluation_interval: options.evaluation_interval,
         }
@@ -82,9 +89,8 @@ impl Worker {
         ));
         let timers = tokio::spawn(run_timers(self.rules.clone(), self.evaluation_interval));
         // One batch per thread enriching while one more is being stored.
-        let batch_size = (usize::from(self.prefetch) / self.threads).max(1);
         ReceiverStream::new(deliveries)
-            .ready_chunks(batch_size)
+            .ready_chunks(self.batch_size)
             .for_each_concurrent(self.threads + 1, |batch| {
                 handle_batch(&*self.store, &self.enrich, &self.rules, batch)
             })
