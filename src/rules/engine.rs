@@ -476,21 +476,30 @@ impl Engine {
                     silent_since.timestamp_millis(),
                 )
                 .await?;
-            for group in groups {
-                let series = Series {
-                    rule: rule.id.as_str().to_owned(),
-                    group,
-                };
+            let shape = &book.shapes[index];
+            let probes: Vec<(Series, &Shape)> = groups
+                .into_iter()
+                .map(|group| {
+                    let series = Series {
+                        rule: rule.id.as_str().to_owned(),
+                        group,
+                    };
+                    (series, shape)
+                })
+                .collect();
+            // Silences already firing are most of them, tick after tick:
+            // one pipelined measure tells which are free to claim.
+            let measures = self
+                .windows
+                .measure(&probes, now.timestamp_millis())
+                .await?;
+            for ((series, _), measure) in probes.iter().zip(&measures) {
+                if !self.worth_claiming(measure).await? {
+                    continue;
+                }
                 let fields = parse_group(&series.group);
                 if let Some(alert) = self
-                    .claim(
-                        rule,
-                        &book.shapes[index],
-                        &series,
-                        &fields,
-                        silence.as_secs_f64(),
-                        now,
-                    )
+                    .claim(rule, shape, series, &fields, silence.as_secs_f64(), now)
                     .await?
                 {
                     changes.push(Change::Fired(alert));
