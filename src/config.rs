@@ -58,26 +58,27 @@ pub struct RulesConfig {
     pub evaluation_interval_ms: u64,
 }
 
-/// A place alerts are sent to. The notifier uses the fields of its kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A named set of destinations that rules send alerts to (`notify`):
+/// `channels.duty_desk.email = ["a@x.org"]`, from the environment
+/// `ISHARA_CHANNELS__DUTY_DESK__EMAIL=a@x.org,b@y.org`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
-    #[serde(rename = "type")]
-    pub kind: ChannelKind,
-    /// Email addresses or E.164 numbers.
+    /// Email addresses.
     #[serde(default, deserialize_with = "lenient::list")]
-    pub to: Vec<String>,
-    /// Webhook URL.
+    pub email: Vec<String>,
+    /// E.164 numbers for SMS.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub sms: Vec<String>,
+    /// URL the alert is POSTed to as JSON.
     #[serde(default)]
-    pub url: Option<String>,
+    pub webhook: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    Email,
-    Sms,
-    Webhook,
+impl ChannelConfig {
+    fn is_empty(&self) -> bool {
+        self.email.is_empty() && self.sms.is_empty() && self.webhook.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -491,6 +492,23 @@ impl Config {
         }
         if self.rules.evaluation_interval_ms == 0 {
             return bad("rules.evaluation_interval_ms", "must be greater than 0");
+        }
+        if let Some((name, _)) = self.channels.iter().find(|(_, c)| c.is_empty()) {
+            return bad(
+                &format!("channels.{name}"),
+                "needs at least one of email, sms or webhook",
+            );
+        }
+        if let Some((name, url)) = self.channels.iter().find_map(|(n, c)| {
+            c.webhook
+                .as_ref()
+                .filter(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+                .map(|u| (n, u))
+        }) {
+            return bad(
+                &format!("channels.{name}.webhook"),
+                &format!("{url} must start with http:// or https://"),
+            );
         }
         if let Some(name) = self.channels.keys().find(|n| n.as_str() == "log") {
             return bad(

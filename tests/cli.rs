@@ -400,3 +400,38 @@ tests:
     assert!(out.contains("- floods (no group) fired_at 10m"), "{out}");
     assert!(out.contains("+ floods (no group) fired_at 5m"), "{out}");
 }
+
+#[test]
+fn rules_may_name_channels_configured_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "- id: floods\n  window: 1h\n  when: { count: { gte: 2 } }\n  notify: [duty_desk, log]\n",
+    )
+    .unwrap();
+    let out = succeeds(
+        ishara()
+            .current_dir(repository())
+            .env("ISHARA_CHANNELS__DUTY_DESK__EMAIL", "a@x.org,b@y.org")
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    assert!(out.contains("1 rules, no problems"), "{out}");
+
+    let out = fails_saying(
+        ishara()
+            .current_dir(repository())
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    assert!(out.contains("unknown channel `duty_desk`"), "{out}");
+
+    let err = fails(
+        ishara()
+            .current_dir(repository())
+            .env("ISHARA_CHANNELS__DUTY_DESK__WEBHOOK", "ftp://x")
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    assert!(err.contains("channels.duty_desk.webhook"), "{err}");
+}
