@@ -75,8 +75,10 @@ impl Application {
         let store = open_store(config).await?;
         let queue = open_queue(config).await?;
         let (worker, rules) = if role.runs_worker() {
-            let enricher = load_enricher(config).await?;
+            // Rules first: a broken rule should stop the start before
+            // seconds go into loading language models.
             let rules = start_rules(config, store.clone()).await?;
+            let enricher = load_enricher(config).await?;
             let worker = Worker::new(
                 queue.clone(),
                 store.clone(),

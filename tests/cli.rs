@@ -435,3 +435,26 @@ fn rules_may_name_channels_configured_in_the_environment() {
     );
     assert!(err.contains("channels.duty_desk.webhook"), "{err}");
 }
+
+#[test]
+fn a_broken_rule_stops_the_start_naming_file_line_and_column() {
+    let data = tempfile::tempdir().unwrap();
+    let rules = data.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("broken.yaml"),
+        "- id: floods\n  window: soon\n  when: { count: { gte: 2 } }\n",
+    )
+    .unwrap();
+    let err = fails(
+        ishara()
+            .env("ISHARA_DATA_DIR", data.path())
+            .env("ISHARA_RULES_DIR", &rules)
+            .env("ISHARA_HTTP__LISTEN", "127.0.0.1:0")
+            .arg("serve"),
+    );
+    assert!(
+        err.contains(&format!("{}:2:11:", rules.join("broken.yaml").display())),
+        "{err}"
+    );
+}
