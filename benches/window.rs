@@ -72,7 +72,8 @@ async fn run(
         r.print(&format!("memory, batches of {batch}"));
     }
     redis.clear().await?;
-    memory_per_report(redis, url, memory_reports, now).await
+    memory_per_report(redis, url, memory_reports, now, true).await?;
+    memory_per_report(redis, url, memory_reports, now, false).await
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -90,8 +91,10 @@ fn now_ms() -> i64 {
 }
 
 /// A Twilio message SID, the longest common dedup key: `twilio:SM` + 32 hex.
+/// A report id as the engine counts it: a 26-character ULID.
 fn member(rng: &mut StdRng, n: usize) -> String {
-    format!("twilio:SM{:016x}{:016x}", n as u64, rng.r#gen::<u64>())
+    let millis = 1_700_000_000_000 + n as u64;
+    ulid::Ulid::from_parts(millis, u128::from(rng.r#gen::<u64>())).to_string()
 }
 
 fn sender(n: usize) -> String {
@@ -164,17 +167,24 @@ async fn rate(
 }
 
 /// Bytes Redis keeps per report: one rule grouped by admin1 over 50
-/// groups, 24 h windows, senders on, every report a distinct member.
+/// groups, 24 h windows, every report a distinct member; with senders
+/// (`distinct_senders`, about three reports per sender) or without.
 async fn memory_per_report(
     store: &RedisWindows,
     url: &str,
     reports: usize,
     now: i64,
+    senders: bool,
 ) -> anyhow::Result<()> {
+    let rule = if senders {
+        "bench.senders"
+    } else {
+        "bench.count"
+    };
     let shape = Shape {
         window_ms: DAY_MS,
         windows: 1,
-        senders: true,
+        senders,
         evidence: 5,
         track_groups: true,
         retain_ms: DAY_MS,
@@ -192,7 +202,7 @@ async fn memory_per_report(
                 (
                     Observation {
                         series: Series {
-                            rule: "bench.memory".into(),
+                            rule: rule.into(),
                             group: format!("admin1=KE.{:02}", i % 50),
                         },
                         member: member(&mut rng, i),
@@ -208,12 +218,13 @@ async fn memory_per_report(
         observed += n;
     }
     let after = used_memory(&mut con).await?;
-    let (keys, usage) = memory_usage(&mut con, store.prefix()).await?;
+    let (keys, usage) = memory_usage(&mut con, &format!("{}{{{rule}", store.prefix())).await?;
     let per_report_info = (after as f64 - before as f64) / reports as f64;
     let per_report_usage = usage as f64 / reports as f64;
     println!(
-        "memory: {reports} reports, 1 rule, 50 admin1 groups, 24 h window, senders on \
-         ({keys} keys)"
+        "memory: {reports} reports, 1 rule, 50 admin1 groups, 24 h window, senders {} \
+         ({keys} keys)",
+        if senders { "on" } else { "off" }
     );
     println!(
         "  INFO used_memory delta   {:>10} bytes  = {per_report_info:>6.1} bytes/report  \
