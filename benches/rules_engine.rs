@@ -288,19 +288,8 @@ fn report(i: usize, at: DateTime<Utc>) -> EnrichedReport {
 }
 
 fn updates(matcher: &ishara::rules::matcher::Matcher, facts: &Facts) -> u64 {
-    let subject = ishara::rules::matcher::Subject {
-        text: &facts.text,
-        language: &facts.language,
-        source: &facts.source,
-        country: facts.place.country.as_deref(),
-        admin1_code: facts.place.admin1_code.as_deref(),
-        admin1_name: facts.place.admin1_name.as_deref(),
-        place_name: facts.place.name.as_deref(),
-        lat: facts.place.lat,
-        lon: facts.place.lon,
-    };
     let mut matches = Vec::new();
-    matcher.matches(&subject, &mut matches);
+    matcher.matches(&facts.subject(), &mut matches);
     matches.len() as u64
 }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::alert::{Alert, AlertDetails, AlertState};
 use super::facts::Facts;
-use super::matcher::{Matcher, RuleMatch, Subject};
+use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
 use crate::enrich::EnrichedReport;
 use crate::store::{AlertQuery, Inserted, Store, StoreError};
@@ -227,7 +227,7 @@ pub struct Engine {
 /// One report counted in one series of one rule.
 struct Counted<'a> {
     rule: usize,
-    facts: &'a Facts,
+    facts: &'a Facts<'a>,
     group: Vec<(GroupBy, String)>,
 }
 
@@ -263,7 +263,7 @@ impl Engine {
     /// counting and firing is made good by the redelivery.
     pub async fn observe(
         &self,
-        reports: &[Facts],
+        reports: &[Facts<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, EngineError> {
         self.count(reports, now, true).await
@@ -284,15 +284,16 @@ impl Engine {
             .collect();
         let duplicates: Vec<String> = stored
             .iter()
-            .zip(&facts)
-            .filter(|((_, outcome), _)| *outcome == Inserted::Duplicate)
-            .map(|(_, f)| f.dedup_key.clone())
+            .filter(|(_, outcome)| *outcome == Inserted::Duplicate)
+            .map(|(report, _)| report.report.dedup_key())
             .collect();
         if !duplicates.is_empty() {
             let first_ids = self.store.report_ids(&duplicates).await?;
-            for f in &mut facts {
-                if let Some(id) = first_ids.get(&f.dedup_key) {
-                    f.id.clone_from(id);
+            for ((report, outcome), f) in stored.iter().zip(&mut facts) {
+                if *outcome == Inserted::Duplicate
+                    && let Some(id) = first_ids.get(&report.report.dedup_key())
+                {
+                    f.id = id.clone().into();
                 }
             }
         }
@@ -300,13 +301,17 @@ impl Engine {
     }
 
     /// Counts without firing: rebuilding windows from stored reports.
-    pub async fn replay(&self, reports: &[Facts], now: DateTime<Utc>) -> Result<(), EngineError> {
+    pub async fn replay(
+        &self,
+        reports: &[Facts<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
         self.count(reports, now, false).await.map(|_| ())
     }
 
     async fn count(
         &self,
-        reports: &[Facts],
+        reports: &[Facts<'_>],
         now: DateTime<Utc>,
         fire: bool,
     ) -> Result<Vec<Change>, EngineError> {
@@ -320,8 +325,8 @@ impl Engine {
             .map(|c| {
                 let observation = Observation {
                     series: series(&book.rules[c.rule], &c.group),
-                    member: c.facts.id.clone(),
-                    sender: c.facts.sender.clone(),
+                    member: c.facts.id.to_string(),
+                    sender: c.facts.sender.map(str::to_owned),
                     at_ms: c.facts.at.timestamp_millis(),
                 };
                 (observation, &book.counting[c.rule])
@@ -365,7 +370,7 @@ impl Engine {
     fn counted<'a>(
         &self,
         book: &RuleBook,
-        reports: &'a [Facts],
+        reports: &'a [Facts<'a>],
         now: DateTime<Utc>,
         live: bool,
     ) -> Vec<Counted<'a>> {
@@ -380,7 +385,7 @@ impl Engine {
                 continue;
             }
             matches.clear();
-            book.matcher.matches(&subject(facts), &mut matches);
+            book.matcher.matches(&facts.subject(), &mut matches);
             for m in &matches {
                 let rule = &book.rules[m.rule];
                 for group in groups(rule, facts, m) {
@@ -654,21 +659,6 @@ impl Engine {
     }
 }
 
-fn subject(facts: &Facts) -> Subject<'_> {
-    let place = &facts.place;
-    Subject {
-        text: &facts.text,
-        language: &facts.language,
-        source: &facts.source,
-        country: place.country.as_deref(),
-        admin1_code: place.admin1_code.as_deref(),
-        admin1_name: place.admin1_name.as_deref(),
-        place_name: place.name.as_deref(),
-        lat: place.lat,
-        lon: place.lon,
-    }
-}
-
 fn series(rule: &Rule, group: &[(GroupBy, String)]) -> Series {
     Series {
         rule: rule.id.as_str().to_owned(),
@@ -733,8 +723,8 @@ fn field(by: GroupBy, facts: &Facts) -> Option<String> {
         GroupBy::Country => place.country.clone(),
         GroupBy::Admin1 => place.admin1_code.clone(),
         GroupBy::Place => place.place_id.map(|id| id.to_string()),
-        GroupBy::Language => Some(facts.language.clone()),
-        GroupBy::Sender => facts.sender.clone(),
+        GroupBy::Language => Some(facts.language.to_owned()),
+        GroupBy::Sender => facts.sender.map(str::to_owned),
         GroupBy::Keyword => None,
     }
 }

@@ -2,63 +2,87 @@
 //! the worker (just enriched), from the store (windows rebuilt at start),
 //! or from a `rules test` file.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
-use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
+use super::matcher::Subject;
+use crate::enrich::locate::PlaceMethod;
+use crate::enrich::{EnrichedReport, PlaceGuess};
 use crate::store::StoredReport;
 
+/// The place of a report stored before enrichment existed.
+static NO_PLACE: PlaceGuess = PlaceGuess {
+    method: PlaceMethod::None,
+    place_id: None,
+    name: None,
+    country: None,
+    admin1_code: None,
+    admin1_name: None,
+    lat: None,
+    lon: None,
+    confidence: 0.0,
+};
+
+/// Borrows from the report it describes: counting a batch copies none of
+/// its text.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// Our id of the stored report (a ULID): what windows count and
     /// evidence lists. A retry must carry the id of the copy first stored
     /// (`Engine::observe_stored` sees to it), so that it counts once.
-    pub id: String,
-    /// `source:source_id`, which finds the first stored copy.
-    pub dedup_key: String,
-    pub source: String,
-    pub text: String,
-    pub sender: Option<String>,
-    pub language: String,
-    pub place: PlaceGuess,
+    pub id: Cow<'a, str>,
+    pub source: &'a str,
+    pub text: &'a str,
+    pub sender: Option<&'a str>,
+    pub language: &'a str,
+    pub place: &'a PlaceGuess,
     /// Event time: when the sender sent it.
     pub at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
 }
 
-impl Facts {
-    pub fn from_enriched(enriched: &EnrichedReport) -> Self {
+impl<'a> Facts<'a> {
+    pub fn from_enriched(enriched: &'a EnrichedReport) -> Self {
         let report = &enriched.report;
         Self {
-            id: report.id.to_string(),
-            dedup_key: report.dedup_key(),
-            source: report.source.as_str().to_owned(),
-            text: report.text.as_str().to_owned(),
-            sender: report.sender_pseudonym.clone(),
-            language: enriched.enrichment.language.code.as_str().to_owned(),
-            place: enriched.enrichment.place.clone(),
+            id: Cow::Owned(report.id.to_string()),
+            source: report.source.as_str(),
+            text: report.text.as_str(),
+            sender: report.sender_pseudonym.as_deref(),
+            language: enriched.enrichment.language.code.as_str(),
+            place: &enriched.enrichment.place,
             at: event_time(report.sent_at, report.received_at),
             received_at: report.received_at,
         }
     }
 
-    pub fn from_stored(stored: &StoredReport) -> Self {
+    pub fn from_stored(stored: &'a StoredReport) -> Self {
         Self {
-            id: stored.id.clone(),
-            // The same `{source}:{source_id}` the worker counted it under.
-            dedup_key: format!("{}:{}", stored.source, stored.source_id),
-            source: stored.source.clone(),
-            text: stored.text.clone(),
-            sender: stored.sender_pseudonym.clone(),
-            language: stored
-                .language
-                .clone()
-                .unwrap_or_else(LanguageGuess::undetermined)
-                .code
-                .as_str()
-                .to_owned(),
-            place: stored.place.clone().unwrap_or_else(PlaceGuess::none),
+            id: Cow::Borrowed(&stored.id),
+            source: &stored.source,
+            text: &stored.text,
+            sender: stored.sender_pseudonym.as_deref(),
+            language: stored.language.as_ref().map_or("und", |l| l.code.as_str()),
+            place: stored.place.as_ref().unwrap_or(&NO_PLACE),
             at: event_time(stored.sent_at, stored.received_at),
             received_at: stored.received_at,
+        }
+    }
+
+    /// What the matcher looks at.
+    pub fn subject(&self) -> Subject<'_> {
+        let place = self.place;
+        Subject {
+            text: self.text,
+            language: self.language,
+            source: self.source,
+            country: place.country.as_deref(),
+            admin1_code: place.admin1_code.as_deref(),
+            admin1_name: place.admin1_name.as_deref(),
+            place_name: place.name.as_deref(),
+            lat: place.lat,
+            lon: place.lon,
         }
     }
 }

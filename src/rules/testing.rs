@@ -203,6 +203,8 @@ pub struct Runner {
     known: Known,
     config: crate::config::Config,
     enricher: Option<Arc<Enricher>>,
+    /// Test senders are written in E.164; no default country applies.
+    phones: crate::phone::PhoneNormalizer,
 }
 
 impl Runner {
@@ -211,6 +213,7 @@ impl Runner {
             known,
             config: config.clone(),
             enricher: None,
+            phones: crate::phone::PhoneNormalizer::default(),
         }
     }
 
@@ -373,13 +376,12 @@ impl Runner {
         sent: DateTime<Utc>,
         received: DateTime<Utc>,
     ) -> anyhow::Result<EnrichedReport> {
-        let phones = crate::phone::PhoneNormalizer::new(None)?;
         let report = IncomingReport {
             id: ReportId::new(),
             source: Source::new(input.source.as_deref().unwrap_or("test")),
             source_id: SourceId::given(id)
                 .ok_or_else(|| anyhow::anyhow!("report id {id:?} is empty or too long"))?,
-            sender: input.sender.as_deref().map(|s| phones.normalize(s)),
+            sender: input.sender.as_deref().map(|s| self.phones.normalize(s)),
             // Tests have no pseudonym key: the number stands for itself.
             sender_pseudonym: input.sender.clone(),
             recipient: None,
