@@ -12,13 +12,17 @@ use anyhow::Context;
 use rand::RngCore;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, CapSettings};
 use crate::config::Config;
 use crate::enrich::Enricher;
 use crate::ingest::{
     Gateway, Normalizer, africastalking::AfricasTalking, generic::Generic, smssync::SmsSync,
     twilio::Twilio, vonage::Vonage,
 };
+use crate::notify::notifier::{Notifier, NotifierOptions};
+use crate::notify::outbox::Outbox;
+use crate::notify::retry::Backoff;
+use crate::notify::templates::Templates;
 use crate::phone::PhoneNormalizer;
 use crate::queue::ReportQueue;
 use crate::queue::amqp::{AmqpQueue, Names};
@@ -37,6 +41,7 @@ pub enum Role {
     Serve,
     Api,
     Worker,
+    Notifier,
 }
 
 impl Role {
@@ -45,6 +50,9 @@ impl Role {
     }
     fn runs_worker(self) -> bool {
         matches!(self, Role::Serve | Role::Worker)
+    }
+    fn runs_notifier(self) -> bool {
+        matches!(self, Role::Serve | Role::Notifier)
     }
 }
 
@@ -64,6 +72,7 @@ pub struct Application {
     port: Option<u16>,
     server: Option<Server>,
     worker: Option<JoinHandle<anyhow::Result<()>>>,
+    notifier: Option<JoinHandle<anyhow::Result<()>>>,
     api_token: String,
     queue: Arc<dyn ReportQueue>,
 }
@@ -74,10 +83,25 @@ impl Application {
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = open_store(config).await?;
         let queue = open_queue(config).await?;
+        let alerts = open_alerts_queue(config).await?;
+        let templates = Arc::new(load_templates(config)?);
+        let notifier = if role.runs_notifier() {
+            let notifier = Notifier::new(
+                config,
+                alerts.clone(),
+                store.clone(),
+                templates.clone(),
+                notifier_options(config)?,
+            )?;
+            Some(tokio::spawn(Arc::new(notifier).run()))
+        } else {
+            None
+        };
         let (worker, rules) = if role.runs_worker() {
             // Rules first: a broken rule should stop the start before
             // seconds go into loading language models.
-            let rules = start_rules(config, store.clone()).await?;
+            let outbox = Outbox::new(alerts.clone(), store.clone());
+            let rules = start_rules(config, store.clone(), outbox).await?;
             let enricher = load_enricher(config).await?;
             let worker = Worker::new(
                 queue.clone(),
@@ -114,6 +138,14 @@ impl Application {
                 public_url: config.http.public_url.clone(),
                 max_body_bytes: config.http.max_body_bytes,
                 rules: rules.clone(),
+                alerts_queue: alerts.clone(),
+                templates: templates.clone(),
+                cap: CapSettings {
+                    sender: cap_sender(config),
+                    status: config.notify.cap_status.clone(),
+                    public: config.notify.cap_public,
+                },
+                alert_base_url: public_url(config),
             });
             let listener = TcpListener::bind(config.http.listen)
                 .with_context(|| format!("cannot listen on http.listen {}", config.http.listen))?;
@@ -136,6 +168,7 @@ impl Application {
             port,
             server,
             worker,
+            notifier,
             api_token,
             queue,
         })
@@ -155,10 +188,23 @@ impl Application {
 
     /// Serves until the server stops (SIGINT/SIGTERM) or the worker fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        // However this ends (or is dropped), the worker ends with it rather
-        // than consuming on for a process that has stopped serving.
+        // However this ends (or is dropped), the worker and notifier end
+        // with it rather than consuming on for a process that has stopped.
         let _stop_worker = self.worker.as_ref().map(|w| AbortOnDrop(w.abort_handle()));
-        match (self.server, self.worker) {
+        let _stop_notifier = self
+            .notifier
+            .as_ref()
+            .map(|n| AbortOnDrop(n.abort_handle()));
+        let worker = match (self.worker, self.notifier) {
+            (Some(worker), Some(notifier)) => Some(tokio::spawn(async move {
+                tokio::select! {
+                    worked = worker => worked.context("worker panicked")?,
+                    notified = notifier => notified.context("notifier panicked")?,
+                }
+            })),
+            (worker, notifier) => worker.or(notifier),
+        };
+        match (self.server, worker) {
             (Some(server), Some(worker)) => tokio::select! {
                 served = server => served.context("HTTP server failed"),
                 worked = worker => worked.context("worker panicked")?,
@@ -216,18 +262,25 @@ fn redact_path(path: &str) -> String {
 
 /// Loads the rules (a broken one stops the start), connects the windows,
 /// and in memory counts again what was stored within the longest window.
-async fn start_rules(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Reloader>> {
+async fn start_rules(
+    config: &Config,
+    store: Arc<dyn Store>,
+    outbox: Outbox,
+) -> anyhow::Result<Arc<Reloader>> {
     let source = RuleSource::from_config(config);
     let rules = source.load_at_start()?;
     let windows = window::open(config.redis.url.as_deref(), &config.redis.prefix)
         .await
         .context("cannot open the window store (redis.url)")?;
-    let engine = Arc::new(Engine::new(
-        RuleBook::new(rules),
-        windows,
-        store,
-        config.allowed_lateness(),
-    ));
+    let engine = Arc::new(
+        Engine::new(
+            RuleBook::new(rules),
+            windows,
+            store,
+            config.allowed_lateness(),
+        )
+        .with_outbox(outbox),
+    );
     if config.redis.url.is_none() {
         let replayed = engine
             .rebuild(chrono::Utc::now())
@@ -275,6 +328,83 @@ async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
     Ok(Spooled::new(amqp, spool))
 }
 
+/// Where stored alerts wait for notifiers: RabbitMQ's `alerts` queue, or
+/// a local queue beside the reports' one. Not spooled: an alert that cannot
+/// be published stays unpublished in the database until the outbox sweep.
+async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
+    let Some(url) = &config.amqp.url else {
+        let path = config.data_dir.join("alerts-queue.sqlite");
+        let queue = LocalQueue::open(&path)
+            .await
+            .with_context(|| format!("cannot open the local alerts queue {}", path.display()))?;
+        return Ok(queue);
+    };
+    let amqp = AmqpQueue::new(url, Names::new(&config.amqp.prefix, "alerts"));
+    if let Err(e) = amqp.connect().await {
+        tracing::warn!(error = %e, "RabbitMQ unreachable at start; alerts wait in the database");
+    }
+    Ok(amqp)
+}
+
+/// A broken template stops the start, like a broken rule.
+fn load_templates(config: &Config) -> anyhow::Result<Templates> {
+    Templates::load(&config.templates_dir).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::anyhow!(
+            "templates in {} have problems:\n{}",
+            config.templates_dir.display(),
+            lines.join("\n")
+        )
+    })
+}
+
+fn notifier_options(config: &Config) -> anyhow::Result<NotifierOptions> {
+    let webhook_secret = match &config.notify.webhook_secret {
+        Some(secret) => secret.clone(),
+        None => secret_file(&config.data_dir.join("webhook-secret"), Encoding::Hex)?,
+    };
+    Ok(NotifierOptions {
+        max_attempts: config.notify.max_attempts,
+        backoff: Backoff {
+            initial: std::time::Duration::from_millis(config.notify.retry_initial_ms),
+            max: std::time::Duration::from_secs(config.notify.retry_max_secs),
+        },
+        prefetch: config.notify.prefetch,
+        public_url: public_url(config),
+        max_segments: config.sms.max_segments,
+        pseudonym_key: pseudonym_key(config)?.into_bytes(),
+        webhook_secret,
+    })
+}
+
+/// The address links in messages point at.
+fn public_url(config: &Config) -> String {
+    config
+        .http
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.http.listen))
+}
+
+fn cap_sender(config: &Config) -> String {
+    config.notify.cap_sender.clone().unwrap_or_else(|| {
+        let url = public_url(config);
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .unwrap_or("localhost");
+        format!("ishara@{host}")
+    })
+}
+
+fn pseudonym_key(config: &Config) -> anyhow::Result<String> {
+    match &config.privacy.pseudonym_key {
+        Some(key) => Ok(key.clone()),
+        None => secret_file(&config.data_dir.join("pseudonym-key"), Encoding::Hex),
+    }
+}
+
 fn gateways(config: &Config) -> HashMap<&'static str, Arc<dyn Gateway>> {
     let g = &config.gateways;
     let configured: [Option<Arc<dyn Gateway>>; 5] = [
@@ -303,11 +433,7 @@ fn gateways(config: &Config) -> HashMap<&'static str, Arc<dyn Gateway>> {
 
 fn normalizer(config: &Config) -> anyhow::Result<Normalizer> {
     let phones = PhoneNormalizer::new(config.ingest.default_country.as_deref())?;
-    let key = match &config.privacy.pseudonym_key {
-        Some(key) => key.clone(),
-        None => secret_file(&config.data_dir.join("pseudonym-key"), Encoding::Hex)?,
-    };
-    Ok(Normalizer::new(phones, key.into_bytes()))
+    Ok(Normalizer::new(phones, pseudonym_key(config)?.into_bytes()))
 }
 
 enum Encoding {

@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod notify;
+
+pub use notify::{NotifyConfig, SmsConfig, SmtpConfig};
+
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -34,6 +38,9 @@ pub struct Config {
     /// Named notification channels that rules send alerts to.
     #[serde(default)]
     pub channels: std::collections::BTreeMap<String, ChannelConfig>,
+    pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -73,6 +80,17 @@ pub struct ChannelConfig {
     /// URL the alert is POSTed to as JSON.
     #[serde(default)]
     pub webhook: Option<String>,
+    /// Key of the webhook's `X-Ishara-Signature`; `notify.webhook_secret`
+    /// when unset.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub webhook_secret: Option<String>,
+    /// Show senders' phone numbers in messages; otherwise they appear only
+    /// as pseudonyms.
+    #[serde(default)]
+    pub show_phone_numbers: bool,
+    /// Overrides `notify.rate_per_minute` for this channel.
+    #[serde(default)]
+    pub rate_per_minute: Option<u32>,
 }
 
 impl ChannelConfig {
@@ -293,8 +311,17 @@ impl<'de> Deserialize<'de> for Secrets {
 }
 
 /// The environment cannot say whether `12345` is a number or a string, and
+/// `+` then 8 to 15 digits, the first not 0.
+fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
 /// figment guesses number: text fields take either.
-mod lenient {
+pub(crate) mod lenient {
     use serde::{Deserialize, Deserializer};
 
     pub struct Text(pub String);
@@ -407,6 +434,16 @@ impl Default for Config {
                 evaluation_interval_ms: 1000,
             },
             channels: Default::default(),
+            smtp: SmtpConfig {
+                url: None,
+                from: None,
+                timeout_secs: 30,
+            },
+            sms: SmsConfig {
+                max_segments: 3,
+                ..SmsConfig::default()
+            },
+            notify: NotifyConfig::defaults(),
         }
     }
 }
@@ -545,7 +582,75 @@ impl Config {
                 "must be an ISO 3166 alpha-2 code such as KE",
             );
         }
-        self.validate_gateways()
+        self.validate_gateways()?;
+        self.validate_notifications()
+    }
+
+    fn validate_notifications(&self) -> anyhow::Result<()> {
+        let bad =
+            |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
+        if let Some(url) = &self.smtp.url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return bad("smtp.url", "must start with smtp:// or smtps://");
+        }
+        if let Some(from) = &self.smtp.from
+            && from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            return bad("smtp.from", &format!("{from:?} is not an email address"));
+        }
+        let provider = match self.sms.provider() {
+            Ok(provider) => provider,
+            Err(why) => anyhow::bail!("invalid configuration: {why}"),
+        };
+        if self.sms.max_segments == 0 {
+            return bad("sms.max_segments", "must be at least 1");
+        }
+        let n = &self.notify;
+        if n.max_attempts == 0 {
+            return bad("notify.max_attempts", "must be at least 1");
+        }
+        if n.rate_per_minute == 0 {
+            return bad("notify.rate_per_minute", "must be greater than 0");
+        }
+        if n.prefetch == 0 {
+            return bad("notify.prefetch", "must be greater than 0");
+        }
+        if !["Actual", "Exercise", "System", "Test", "Draft"].contains(&n.cap_status.as_str()) {
+            return bad(
+                "notify.cap_status",
+                "must be Actual, Exercise, System, Test or Draft",
+            );
+        }
+        for (name, channel) in &self.channels {
+            let key = |field: &str| format!("channels.{name}.{field}");
+            if !channel.email.is_empty() && (self.smtp.url.is_none() || self.smtp.from.is_none()) {
+                return bad(&key("email"), "needs smtp.url and smtp.from");
+            }
+            if let Some(address) = channel
+                .email
+                .iter()
+                .find(|a| a.parse::<lettre::message::Mailbox>().is_err())
+            {
+                return bad(
+                    &key("email"),
+                    &format!("{address:?} is not an email address"),
+                );
+            }
+            if !channel.sms.is_empty() && provider.is_none() {
+                return bad(&key("sms"), "needs sms.provider and its credentials");
+            }
+            if let Some(number) = channel.sms.iter().find(|n| !is_e164(n)) {
+                return bad(
+                    &key("sms"),
+                    &format!("{number:?} is not an E.164 number such as +254712345678"),
+                );
+            }
+            if channel.rate_per_minute == Some(0) {
+                return bad(&key("rate_per_minute"), "must be greater than 0");
+            }
+        }
+        Ok(())
     }
 
     fn validate_gateways(&self) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ pub mod country;
 pub mod enrich;
 pub mod eval;
 pub mod ingest;
+pub mod notify;
 pub mod phone;
 pub mod queue;
 pub mod report;

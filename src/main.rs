@@ -26,6 +26,8 @@ enum Command {
     Api,
     /// Run the queue consumer only.
     Worker,
+    /// Run the notifier only: deliver alerts from the alerts queue.
+    Notifier,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage the gazetteer of place names.
@@ -144,6 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => Role::Serve,
         Command::Api => Role::Api,
         Command::Worker => Role::Worker,
+        Command::Notifier => Role::Notifier,
     };
     let application = Application::build(&config, role)
         .await
@@ -160,7 +163,7 @@ async fn rules(config: &Config, command: RulesCommand) -> anyhow::Result<()> {
     match command {
         RulesCommand::Check { dir } => {
             let dir = dir.unwrap_or_else(|| source.dir.clone());
-            match ishara::rules::load::load_dir(&dir, &source.known()) {
+            match source.load_from(&dir) {
                 Ok(rules) => {
                     println!("{}: {} rules, no problems", dir.display(), rules.len());
                     Ok(())

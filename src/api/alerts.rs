@@ -75,7 +75,14 @@ pub async fn one(
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(ApiError::NotFound("alert"))?;
-    Ok(HttpResponse::Ok().json(alert))
+    let attempts = state
+        .store
+        .attempts(&alert.id)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut body = serde_json::to_value(&alert).map_err(anyhow::Error::from)?;
+    body["notifications"] = json!(attempts);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn rules(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -1,5 +1,6 @@
-//! `GET /v1/dead-letters`: what the worker set aside and why, so that an
-//! operator sees it without a broker console.
+//! `GET /v1/dead-letters`: what the worker (or, with `queue=alerts`, the
+//! notifier) set aside and why, so that an operator sees it without a
+//! broker console.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ const MAX_LIMIT: u32 = 500;
 #[derive(Deserialize)]
 pub struct Params {
     limit: Option<String>,
+    queue: Option<String>,
 }
 
 pub async fn list(
@@ -23,7 +25,18 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
     let limit = super::parse_limit(params.limit.as_deref(), 50, MAX_LIMIT)?;
-    let letters = state.queue.dead_letters(limit as usize).await?;
+    let queue = match params.queue.as_deref() {
+        None | Some("reports") => &state.queue,
+        Some("alerts") => &state.alerts_queue,
+        Some(_) => {
+            return Err(crate::ingest::InboundError::invalid(
+                "queue",
+                "expected reports or alerts",
+            )
+            .into());
+        }
+    };
+    let letters = queue.dead_letters(limit as usize).await?;
     let letters: Vec<Value> = letters.iter().map(describe).collect();
     Ok(HttpResponse::Ok().json(json!({ "dead_letters": letters })))
 }

@@ -2,6 +2,7 @@
 
 mod alerts;
 pub mod body;
+mod cap;
 mod dead_letters;
 pub mod error;
 mod inbound;
@@ -30,6 +31,21 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The rules in force, where this process runs a worker.
     pub rules: Option<Arc<crate::rules::reload::Reloader>>,
+    /// Where alerts wait for notifiers; its dead letters are shown too.
+    pub alerts_queue: Arc<dyn ReportQueue>,
+    pub templates: Arc<crate::notify::templates::Templates>,
+    pub cap: CapSettings,
+    /// `http.public_url`, or the listen address: links in CAP and feeds.
+    pub alert_base_url: String,
+}
+
+/// What CAP messages say of their sender, and who may read them.
+#[derive(Debug, Clone)]
+pub struct CapSettings {
+    pub sender: String,
+    pub status: String,
+    /// Readable without the API token.
+    pub public: bool,
 }
 
 impl AppState {
@@ -102,7 +118,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/dead-letters", web::get().to(dead_letters::list))
         .route("/v1/alerts", web::get().to(alerts::list))
+        // Before `{id}`: `cap` is not an alert id.
+        .route("/v1/alerts/cap", web::get().to(cap::feed))
         .route("/v1/alerts/{id}", web::get().to(alerts::one))
+        .route("/v1/alerts/{id}/cap", web::get().to(cap::one))
         .route("/v1/rules", web::get().to(alerts::rules))
         .default_service(web::to(not_found));
 }

@@ -237,12 +237,17 @@ impl Normalizer {
     /// A keyed hash: stable per sender, so counts of distinct senders and
     /// logs work without the number.
     pub fn pseudonym(&self, sender: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.pseudonym_key).expect("HMAC takes any key");
-        mac.update(sender.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        format!("ps_{}", hex::encode(&digest[..10]))
+        pseudonym(&self.pseudonym_key, sender)
     }
+}
+
+/// A keyed hash of a number or address: the same for a phone whether it
+/// sends reports or receives alerts, and useless without the key.
+pub fn pseudonym(key: &[u8], value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(value.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("ps_{}", hex::encode(&digest[..10]))
 }
 
 /// Parses the time formats gateways send: RFC 3339, or `YYYY-MM-DD

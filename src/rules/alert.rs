@@ -63,4 +63,7 @@ pub struct AlertDetails {
     pub template: Option<String>,
     /// The condition as text, such as `count >= 3 in 24h`.
     pub condition: String,
+    /// The window counted, such as `24h`; for a silence, how long it lasted.
+    #[serde(default)]
+    pub window: Option<String>,
 }

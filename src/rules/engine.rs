@@ -18,6 +18,7 @@ use super::facts::Facts;
 use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
 use crate::enrich::EnrichedReport;
+use crate::notify::outbox::Outbox;
 use crate::store::{AlertQuery, Inserted, Store, StoreError};
 use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
 
@@ -222,6 +223,9 @@ pub struct Engine {
     /// Alerts this process knows are stored: a hold whose alert is not
     /// stored (a worker died between claim and insert) is recorded again.
     recorded: Mutex<HashSet<String>>,
+    /// Where firings and resolutions go to be notified; none in `rules
+    /// test`, benches and unit tests.
+    outbox: Option<Outbox>,
 }
 
 /// One report counted in one series of one rule.
@@ -244,6 +248,21 @@ impl Engine {
             store,
             lateness: chrono::Duration::from_std(allowed_lateness).unwrap_or(chrono::Duration::MAX),
             recorded: Mutex::new(HashSet::new()),
+            outbox: None,
+        }
+    }
+
+    /// Publishes every firing and resolution to the notifiers.
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    async fn announce(&self, changes: &[Change]) {
+        if let Some(outbox) = &self.outbox
+            && !changes.is_empty()
+        {
+            outbox.publish(changes).await;
         }
     }
 
@@ -266,7 +285,9 @@ impl Engine {
         reports: &[Facts<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, EngineError> {
-        self.count(reports, now, true).await
+        let changes = self.count(reports, now, true).await?;
+        self.announce(&changes).await;
+        Ok(changes)
     }
 
     /// Counts reports just stored, as the worker hands them over with what
@@ -458,9 +479,17 @@ impl Engine {
     }
 
     /// Fires silences and resolves alerts whose condition stopped holding.
+    /// Also publishes what an earlier crash or broker outage left
+    /// unpublished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
         let mut changes = self.fire_silences(now).await?;
         changes.extend(self.resolve(now).await?);
+        self.announce(&changes).await;
+        if let Some(outbox) = &self.outbox
+            && let Err(e) = outbox.sweep(now).await
+        {
+            tracing::warn!(error = %e, "unpublished alerts stay for the next tick");
+        }
         Ok(changes)
     }
 
@@ -740,6 +769,18 @@ fn details(rule: &Rule, group: &[(GroupBy, String)]) -> AlertDetails {
         notify: rule.notify.clone(),
         template: rule.template.clone(),
         condition: describe(&rule.condition),
+        window: Some(humantime::format_duration(window_of(&rule.condition)).to_string()),
+    }
+}
+
+/// The span a message about this condition speaks of.
+fn window_of(condition: &Condition) -> Duration {
+    match condition {
+        Condition::Count { window, .. }
+        | Condition::DistinctSenders { window, .. }
+        | Condition::Spike { window, .. } => *window,
+        Condition::Absence { silence, .. } => *silence,
+        Condition::FirstSeen { baseline } => *baseline,
     }
 }
 

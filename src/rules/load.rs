@@ -214,19 +214,10 @@ pub fn load_dir(dir: &Path, known: &Known) -> Result<Vec<Rule>, Vec<Diagnostic>>
     finish(rules, diags)
 }
 
-/// Template names: the file names without extension in `dir`, leaving out
-/// READMEs and hidden files. A missing directory has none.
+/// Template set names: `*.j2` files in `dir` by stem, and `default`,
+/// which always exists. A missing directory has only `default`.
 pub fn templates_in(dir: &Path) -> BTreeSet<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return BTreeSet::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-        .filter(|stem| !stem.starts_with('.') && !stem.eq_ignore_ascii_case("readme"))
-        .collect()
+    crate::notify::templates::names_in(dir)
 }
 
 fn finish(rules: Vec<Rule>, mut diags: Vec<Diagnostic>) -> Result<Vec<Rule>, Vec<Diagnostic>> {
@@ -1651,14 +1642,23 @@ mod tests {
     }
 
     #[test]
-    fn templates_are_file_stems_without_readme() {
+    fn templates_are_j2_file_stems_and_default() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["cholera.txt", "flood.md", "README.md", ".gitkeep"] {
+        for f in [
+            "cholera.j2",
+            "flood.j2",
+            "notes.txt",
+            "README.md",
+            ".gitkeep",
+        ] {
             std::fs::write(dir.path().join(f), "").unwrap();
         }
         std::fs::create_dir(dir.path().join("partials")).unwrap();
         let names: Vec<String> = templates_in(dir.path()).into_iter().collect();
-        assert_eq!(names, ["cholera", "flood"]);
-        assert!(templates_in(Path::new("/nonexistent/templates")).is_empty());
+        assert_eq!(names, ["cholera", "default", "flood"]);
+        let missing: Vec<String> = templates_in(Path::new("/nonexistent/templates"))
+            .into_iter()
+            .collect();
+        assert_eq!(missing, ["default"]);
     }
 }

@@ -47,7 +47,19 @@ impl RuleSource {
     }
 
     pub fn load(&self) -> Result<Vec<Rule>, Vec<Diagnostic>> {
-        load::load_dir(&self.dir, &self.known())
+        self.load_from(&self.dir)
+    }
+
+    /// The rules in `dir`, refused with the templates' problems too: a
+    /// template that cannot render would fail when an alert fires.
+    pub fn load_from(&self, dir: &Path) -> Result<Vec<Rule>, Vec<Diagnostic>> {
+        let rules = load::load_dir(dir, &self.known())?;
+        let problems = crate::notify::templates::Templates::check(&self.templates_dir, &rules);
+        if problems.is_empty() {
+            Ok(rules)
+        } else {
+            Err(problems)
+        }
     }
 
     /// At start a broken rule stops the process, like a broken config; a

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
+use crate::notify::{Attempt, NotificationClaim, NotificationKey, Transition};
 use crate::report::{IncomingReport, ReportId};
 use crate::rules::alert::{Alert, AlertState};
 
@@ -175,6 +176,45 @@ pub trait Store: Send + Sync {
     /// Alerts still firing, and resolved ones that fired after `since`:
     /// what restores holds and cooldowns in memory at start.
     async fn alerts_to_restore(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError>;
+
+    /// Firings and resolutions stored at or before `before` and not yet
+    /// published on the alerts queue: what a crash between storing and
+    /// publishing left behind.
+    async fn unpublished(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Alert, Transition)>, StoreError>;
+
+    async fn mark_published(
+        &self,
+        alert_id: &str,
+        transition: Transition,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a recipient's notification for this notifier until
+    /// `lease_until`, unless it is done or another notifier holds it.
+    async fn claim_notification(
+        &self,
+        key: &NotificationKey,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<NotificationClaim, StoreError>;
+
+    /// Records an attempt and, in the same transaction, what it leaves the
+    /// notification: sent, dead, or still ours until `lease_until`.
+    async fn record_attempt(
+        &self,
+        key: &NotificationKey,
+        attempt: &Attempt,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Every attempt for an alert, oldest first.
+    async fn attempts(&self, alert_id: &str) -> Result<Vec<Attempt>, StoreError>;
+
+    /// The reports with these ids, in no particular order.
+    async fn reports_by_ids(&self, ids: &[String]) -> Result<Vec<StoredReport>, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.

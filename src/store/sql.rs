@@ -20,6 +20,7 @@ use super::{AlertQuery, Inserted, ListQuery, Store, StoreError, StoredReport};
 use crate::enrich::language::LanguageCode;
 use crate::enrich::locate::PlaceMethod;
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
+use crate::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use crate::phone::SenderKind;
 use crate::report::IncomingReport;
 use crate::rules::alert::{Alert, AlertDetails, AlertState};
@@ -43,8 +44,12 @@ FROM reports";
 
 const SELECT_ALERTS: &str = "
 SELECT id, rule_id, group_key, state, severity, fired_at, resolved_at, value, evidence,
-       resolved_evidence, details
+       resolved_evidence, details, fired_published, resolved_published
 FROM alerts";
+
+const SELECT_ATTEMPTS: &str = "
+SELECT transition, channel, kind, recipient, attempt, status, error, provider_id, at
+FROM notification_attempts WHERE alert_id = $1 ORDER BY id";
 
 /// Maps the keys the database inserted back onto the batch: the first
 /// occurrence of an inserted key is new, everything else a duplicate.
@@ -165,7 +170,29 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    async fn select_reports_by_ids(&self, ids: &[String]) -> Result<Vec<StoredReport>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT_REPORTS} WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(stored_report).collect::<Result<_, _>>()?)
+    }
+}
+
 impl SqliteStore {
+    async fn select_reports_by_ids(&self, ids: &[String]) -> Result<Vec<StoredReport>, StoreError> {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(SELECT_REPORTS);
+        query.push(" WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.as_str());
+        }
+        query.push(")");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(stored_report).collect::<Result<_, _>>()?)
+    }
+
     async fn ids_by_dedup_key(
         &self,
         dedup_keys: &[String],
@@ -425,6 +452,176 @@ macro_rules! sql_store {
                 rows.iter().map(alert_of).collect()
             }
 
+            async fn unpublished(
+                &self,
+                before: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<(Alert, Transition)>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "{SELECT_ALERTS}
+                     WHERE (NOT fired_published AND fired_at <= $1)
+                        OR (state = 'resolved' AND NOT resolved_published AND resolved_at <= $1)
+                     ORDER BY fired_at LIMIT $2"
+                ))
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut owed = Vec::new();
+                for row in &rows {
+                    let alert = alert_of(row)?;
+                    let fired_published: bool = row.try_get("fired_published")?;
+                    let resolved_published: bool = row.try_get("resolved_published")?;
+                    if !fired_published {
+                        owed.push((alert.clone(), Transition::Fired));
+                    }
+                    if alert.state == AlertState::Resolved && !resolved_published {
+                        owed.push((alert, Transition::Resolved));
+                    }
+                }
+                Ok(owed)
+            }
+
+            async fn mark_published(
+                &self,
+                alert_id: &str,
+                transition: Transition,
+            ) -> Result<(), StoreError> {
+                let column = match transition {
+                    Transition::Fired => "fired_published",
+                    Transition::Resolved => "resolved_published",
+                };
+                sqlx::query(&format!("UPDATE alerts SET {column} = TRUE WHERE id = $1"))
+                    .bind(alert_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn claim_notification(
+                &self,
+                key: &NotificationKey,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+            ) -> Result<NotificationClaim, StoreError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO notifications (alert_id, transition, channel, recipient, state,
+                                                attempts, lease_until)
+                     VALUES ($1, $2, $3, $4, 'sending', 0, $5)
+                     ON CONFLICT (alert_id, transition, channel, recipient) DO NOTHING",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&key.recipient)
+                .bind(lease_until)
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(NotificationClaim::Claimed { attempts: 0 });
+                }
+                // Taken over only when its holder's lease ran out: the
+                // holder died, and its delivery came back to the queue.
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "UPDATE notifications SET lease_until = $5
+                     WHERE alert_id = $1 AND transition = $2 AND channel = $3 AND recipient = $4
+                       AND state = 'sending' AND lease_until < $6
+                     RETURNING attempts",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&key.recipient)
+                .bind(lease_until)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(attempts) = taken {
+                    return Ok(NotificationClaim::Claimed {
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                    });
+                }
+                let (state, until): (String, DateTime<Utc>) = sqlx::query_as(
+                    "SELECT state, lease_until FROM notifications
+                     WHERE alert_id = $1 AND transition = $2 AND channel = $3 AND recipient = $4",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&key.recipient)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(if state == "sending" {
+                    NotificationClaim::Busy { until }
+                } else {
+                    NotificationClaim::Done
+                })
+            }
+
+            async fn record_attempt(
+                &self,
+                key: &NotificationKey,
+                attempt: &Attempt,
+                lease_until: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let state = match attempt.status {
+                    AttemptStatus::Sent => "sent",
+                    AttemptStatus::Dead => "dead",
+                    AttemptStatus::Failed => "sending",
+                };
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO notification_attempts (alert_id, transition, channel, kind,
+                         recipient, attempt, status, error, provider_id, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&attempt.kind)
+                .bind(&key.recipient)
+                .bind(i64::from(attempt.attempt))
+                .bind(attempt.status.as_str())
+                .bind(attempt.error.as_deref())
+                .bind(attempt.provider_id.as_deref())
+                .bind(attempt.at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE notifications SET state = $5, attempts = $6, lease_until = $7
+                     WHERE alert_id = $1 AND transition = $2 AND channel = $3 AND recipient = $4",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&key.recipient)
+                .bind(state)
+                .bind(i64::from(attempt.attempt))
+                .bind(lease_until)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn attempts(&self, alert_id: &str) -> Result<Vec<Attempt>, StoreError> {
+                let rows = sqlx::query(SELECT_ATTEMPTS)
+                    .bind(alert_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(attempt_of).collect()
+            }
+
+            async fn reports_by_ids(
+                &self,
+                ids: &[String],
+            ) -> Result<Vec<StoredReport>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                self.select_reports_by_ids(ids).await
+            }
+
             async fn parts_of(&self, group: &str) -> Result<Vec<IncomingReport>, StoreError> {
                 let rows: Vec<Json<IncomingReport>> = sqlx::query_scalar(
                     "SELECT report FROM message_parts
@@ -532,6 +729,33 @@ where
             .try_get::<Option<Json<Vec<String>>>, _>("resolved_evidence")?
             .map(|j| j.0),
         details: row.try_get::<Json<AlertDetails>, _>("details")?.0,
+    })
+}
+
+fn attempt_of<R>(row: &R) -> Result<Attempt, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let transition: String = row.try_get("transition")?;
+    let status: String = row.try_get("status")?;
+    let attempt: i64 = row.try_get("attempt")?;
+    Ok(Attempt {
+        transition: Transition::parse(&transition)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown transition {transition:?}")))?,
+        channel: row.try_get("channel")?,
+        kind: row.try_get("kind")?,
+        recipient: row.try_get("recipient")?,
+        attempt: u32::try_from(attempt).unwrap_or(0),
+        status: AttemptStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown attempt status {status:?}")))?,
+        error: row.try_get("error")?,
+        provider_id: row.try_get("provider_id")?,
+        at: row.try_get("at")?,
     })
 }
 

@@ -3,6 +3,8 @@
 //! written from the gateways' documentation rather than from our code.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

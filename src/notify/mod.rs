@@ -1,0 +1,137 @@
+//! Notifications: what leaves Ishara when an alert fires or resolves.
+//!
+//! The worker that stores an alert publishes one [`Notification`] per
+//! channel on the `alerts` queue ([`outbox`]); notifiers take them off,
+//! render the channel's message from templates ([`templates`]), send it
+//! ([`email`], [`sms`], [`webhook`]), and record every attempt. The alert
+//! row is the outbox and the `notifications` table decides, per recipient,
+//! who sends: one message per channel and recipient per firing, however
+//! many notifiers run.
+
+pub mod cap;
+pub mod context;
+pub mod email;
+pub mod notifier;
+pub mod outbox;
+pub mod retry;
+pub mod sms;
+pub mod templates;
+pub mod webhook;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Why a send failed, and whether trying again may help.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SendError {
+    /// Worth retrying: a network error, a timeout, a 5xx or 429, an SMTP
+    /// 4xx, a provider's throttling code.
+    #[error("{0}")]
+    Transient(String),
+    /// Never retried: bad credentials, an invalid number or address, an
+    /// SMTP 5xx, other 4xx, and a success reply that makes no sense (the
+    /// provider probably took the message, so a retry could send it twice).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Which change of an alert a notification tells of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Fired,
+    Resolved,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Fired => "fired",
+            Transition::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "fired" => Some(Transition::Fired),
+            "resolved" => Some(Transition::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// The message on the `alerts` queue: small, because the alert itself is
+/// read from the store, which is the truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub alert_id: String,
+    pub transition: Transition,
+    pub channel: String,
+}
+
+/// One recipient of one notification: the unit that is sent once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NotificationKey {
+    pub alert_id: String,
+    pub transition: Transition,
+    pub channel: String,
+    /// A pseudonym of the address, number or URL: keys and records never
+    /// hold the destination itself.
+    pub recipient: String,
+}
+
+/// Whether this notifier may send to a recipient now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationClaim {
+    /// Ours until the lease ends; `attempts` were made before.
+    Claimed { attempts: u32 },
+    /// Sent, or given up on: nothing more to do.
+    Done,
+    /// Another notifier is on it until then; if it dies, its lease runs out.
+    Busy { until: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    Sent,
+    /// Failed; another attempt follows.
+    Failed,
+    /// Failed for the last time: dead-lettered.
+    Dead,
+}
+
+impl AttemptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Sent => "sent",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "sent" => Some(AttemptStatus::Sent),
+            "failed" => Some(AttemptStatus::Failed),
+            "dead" => Some(AttemptStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// One try to deliver, as `GET /v1/alerts/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    pub transition: Transition,
+    pub channel: String,
+    /// `email`, `sms`, `webhook` or `log`.
+    pub kind: String,
+    pub recipient: String,
+    /// 1 for the first try.
+    pub attempt: u32,
+    pub status: AttemptStatus,
+    pub error: Option<String>,
+    pub provider_id: Option<String>,
+    pub at: DateTime<Utc>,
+}

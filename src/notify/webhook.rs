@@ -1,0 +1,97 @@
+//! Webhooks: the alert as JSON, POSTed and signed. The body carries a
+//! `text` field, so a Slack or Mattermost incoming-webhook URL works as is.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::SendError;
+
+pub const SIGNATURE_HEADER: &str = "X-Ishara-Signature";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookBody<'a> {
+    /// The rendered `webhook` template: what chat tools display.
+    pub text: String,
+    /// `fired` or `resolved`.
+    pub event: &'a str,
+    pub alert: &'a crate::rules::alert::Alert,
+    pub link: String,
+    pub cap_link: String,
+    /// The place the group is about, such as `Garissa, Kenya`.
+    pub place: String,
+}
+
+pub struct WebhookSender {
+    client: reqwest::Client,
+}
+
+impl WebhookSender {
+    pub fn new(client: reqwest::Client) -> Self {
+        Self { client }
+    }
+
+    /// POSTs the body; `Ok` carries the status the receiver answered.
+    pub async fn send(
+        &self,
+        url: &str,
+        secret: &[u8],
+        body: &WebhookBody<'_>,
+    ) -> Result<String, SendError> {
+        let json = serde_json::to_vec(body)
+            .map_err(|e| SendError::Permanent(format!("cannot encode the body: {e}")))?;
+        let response = self
+            .client
+            .post(url)
+            .timeout(Duration::from_secs(15))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature(secret, &json))
+            .body(json)
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(without_url(e).to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status.as_u16().to_string());
+        }
+        let detail = response.text().await.unwrap_or_default();
+        let message = format!("{status}: {}", detail.chars().take(200).collect::<String>());
+        // A receiver that is down, overloaded or asks us to slow down may
+        // take it later; any other refusal will not change by itself.
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Err(SendError::Transient(message))
+        } else {
+            Err(SendError::Permanent(message))
+        }
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of the body>`, as GitHub signs its webhooks and
+/// as Ishara's own generic gateway checks them.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Webhook URLs are secrets (Slack's carry the token in the path): errors
+/// are recorded without them.
+fn without_url(error: reqwest::Error) -> reqwest::Error {
+    error.without_url()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_the_hmac_of_the_body() {
+        // Worked out with: printf '{"text":"hi"}' | openssl dgst -sha256 -hmac s3cret
+        assert_eq!(
+            signature(b"s3cret", br#"{"text":"hi"}"#),
+            "sha256=033b6215e0418d45ead2c73e9d3059b3efba91da4d5f556dc6aa782294cff195"
+        );
+    }
+}
