@@ -17,7 +17,7 @@ CREATE TABLE notifications (
     channel     TEXT NOT NULL,
     recipient   TEXT NOT NULL,        -- pseudonym of the address, number or URL
     state       TEXT NOT NULL,        -- sending | sent | dead
-    attempts    INTEGER NOT NULL DEFAULT 0,
+    attempts    BIGINT NOT NULL DEFAULT 0,
     lease_until TIMESTAMPTZ NOT NULL, -- a sending row whose lease ran out is taken over
     PRIMARY KEY (alert_id, transition, channel, recipient)
 );
@@ -29,7 +29,7 @@ CREATE TABLE notification_attempts (
     channel     TEXT NOT NULL,
     kind        TEXT NOT NULL,        -- email | sms | webhook | log
     recipient   TEXT NOT NULL,
-    attempt     INTEGER NOT NULL,
+    attempt     BIGINT NOT NULL,
     status      TEXT NOT NULL,        -- sent | failed | dead
     error       TEXT,
     provider_id TEXT,                 -- the provider's message id

@@ -124,13 +124,15 @@ impl Drop for TestDatabase {
 
 /// Deletes the queues and exchange a test declared under `prefix`.
 pub async fn delete_amqp(url: &str, prefix: &str) {
-    let names = ishara::queue::amqp::Names::new(prefix, "reports");
     let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await
     else {
         return;
     };
-    if let Ok(channel) = conn.create_channel().await {
-        let _ = ishara::queue::amqp::delete(&channel, &names).await;
+    for queue in ["reports", "alerts"] {
+        let names = ishara::queue::amqp::Names::new(prefix, queue);
+        if let Ok(channel) = conn.create_channel().await {
+            let _ = ishara::queue::amqp::delete(&channel, &names).await;
+        }
     }
     let _ = conn.close(200, "test done").await;
 }
