@@ -380,6 +380,55 @@ async fn after_the_last_retry_a_notification_is_dead_lettered_and_visible() {
 }
 
 #[tokio::test]
+async fn an_alert_stored_but_never_published_is_notified_by_the_sweep() {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let app = TestApp::spawn(|c| {
+        write_rules(c, CHOLERA_RULE);
+        fast_retries(c);
+        c.channels
+            .insert("duty_desk".into(), channel(&[], &[], Some(hook.uri())));
+    })
+    .await;
+    // A worker stored this alert a minute ago and died before publishing.
+    let url = ishara::app::database_url(&app.config);
+    let store = ishara::store::open(&url, 1).await.unwrap();
+    let fired_at = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let alert = ishara::rules::alert::Alert {
+        id: ishara::report::ReportId::new().to_string(),
+        rule: "cholera-cluster".into(),
+        group: "admin1=KE.07".into(),
+        state: ishara::rules::alert::AlertState::Firing,
+        severity: "severe".into(),
+        fired_at,
+        resolved_at: None,
+        value: 3.0,
+        evidence: vec![],
+        resolved_evidence: None,
+        details: ishara::rules::alert::AlertDetails {
+            notify: vec!["duty_desk".into()],
+            group: [("admin1".to_owned(), "KE.07".to_owned())].into(),
+            ..Default::default()
+        },
+    };
+    store.insert_alert(&alert).await.unwrap();
+
+    // Its window is empty, so it also resolves: fired first, then resolved,
+    // each once.
+    let attempts = attempts_until(&app, &alert.id, |a| a.len() == 2).await;
+    let transitions: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["transition"].as_str().unwrap())
+        .collect();
+    assert_eq!(transitions, ["fired", "resolved"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn dead_letters_of_an_unknown_queue_are_refused_by_name() {
     let app = TestApp::embedded().await;
     let reply = app.get("/v1/dead-letters?queue=bogus").await;

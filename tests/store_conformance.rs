@@ -11,8 +11,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use ishara::enrich::language::{LanguageCode, LanguageGuess};
 use ishara::enrich::locate::{PlaceGuess, PlaceMethod};
 use ishara::enrich::{EnrichedReport, Enrichment};
+use ishara::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use ishara::phone::{PhoneNormalizer, SenderKind};
 use ishara::report::{Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text};
+use ishara::rules::alert::{Alert, AlertDetails, AlertState};
 use ishara::store::{Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
 use ishara::worker::assemble;
 use serde_json::json;
@@ -557,6 +559,186 @@ async fn purge_parts_forgets_old_assembled_parts(store: &dyn Store) {
     assert_eq!(list(store, 10, None).await.len(), 2, "reports are kept");
 }
 
+fn firing_alert(id: &str, fired_at: DateTime<Utc>) -> Alert {
+    Alert {
+        id: id.into(),
+        rule: "cholera".into(),
+        group: "admin1=KE.07".into(),
+        state: AlertState::Firing,
+        severity: "severe".into(),
+        fired_at,
+        resolved_at: None,
+        value: 3.0,
+        evidence: vec!["r1".into()],
+        resolved_evidence: None,
+        details: AlertDetails {
+            notify: vec!["duty_desk".into()],
+            ..AlertDetails::default()
+        },
+    }
+}
+
+async fn owed(store: &dyn Store, before: DateTime<Utc>) -> Vec<(String, Transition)> {
+    store
+        .unpublished(before, 100)
+        .await
+        .expect("unpublished")
+        .into_iter()
+        .map(|(alert, transition)| (alert.id, transition))
+        .collect()
+}
+
+async fn firings_and_resolutions_wait_until_published(store: &dyn Store) {
+    let fired_at = now() - hours(1);
+    let alert = firing_alert("01JALERT0000000000000000A1", fired_at);
+    store.insert_alert(&alert).await.expect("insert alert");
+    assert_eq!(
+        owed(store, fired_at - hours(1)).await,
+        [],
+        "younger than asked for"
+    );
+    assert_eq!(
+        owed(store, now()).await,
+        [(alert.id.clone(), Transition::Fired)]
+    );
+    store
+        .mark_published(&alert.id, Transition::Fired)
+        .await
+        .expect("mark");
+    assert_eq!(owed(store, now()).await, []);
+
+    let resolved_at = now();
+    assert!(
+        store
+            .resolve_alert(&alert.id, resolved_at, &[])
+            .await
+            .expect("resolve")
+    );
+    assert_eq!(
+        owed(store, resolved_at).await,
+        [(alert.id.clone(), Transition::Resolved)]
+    );
+    store
+        .mark_published(&alert.id, Transition::Resolved)
+        .await
+        .expect("mark");
+    assert_eq!(owed(store, resolved_at).await, []);
+}
+
+fn attempt(key: &NotificationKey, n: u32, status: AttemptStatus, at: DateTime<Utc>) -> Attempt {
+    Attempt {
+        transition: key.transition,
+        channel: key.channel.clone(),
+        kind: "email".into(),
+        recipient: key.recipient.clone(),
+        attempt: n,
+        status,
+        error: (status != AttemptStatus::Sent).then(|| "451 try later".to_owned()),
+        provider_id: (status == AttemptStatus::Sent).then(|| "250 ok".to_owned()),
+        at,
+    }
+}
+
+async fn a_notification_is_one_notifiers_until_its_lease_runs_out(store: &dyn Store) {
+    let key = NotificationKey {
+        alert_id: "01JALERT0000000000000000A2".into(),
+        transition: Transition::Fired,
+        channel: "duty_desk".into(),
+        recipient: "ps_0123456789abcdef0123".into(),
+    };
+    let t0 = now();
+    let lease = t0 + chrono::Duration::seconds(120);
+    assert_eq!(
+        store
+            .claim_notification(&key, t0, lease)
+            .await
+            .expect("claim"),
+        NotificationClaim::Claimed { attempts: 0 }
+    );
+    assert_eq!(
+        store
+            .claim_notification(&key, t0, lease)
+            .await
+            .expect("claim"),
+        NotificationClaim::Busy { until: lease },
+        "held by the first claimant"
+    );
+    let other = NotificationKey {
+        recipient: "ps_ffffffffffffffffffff".into(),
+        ..key.clone()
+    };
+    assert_eq!(
+        store
+            .claim_notification(&other, t0, lease)
+            .await
+            .expect("claim"),
+        NotificationClaim::Claimed { attempts: 0 },
+        "each recipient is claimed apart"
+    );
+
+    // A failed attempt renews the lease; once it runs out (the notifier
+    // died), the next claimant resumes the count.
+    let retry_lease = t0 + chrono::Duration::seconds(10);
+    store
+        .record_attempt(
+            &key,
+            &attempt(&key, 1, AttemptStatus::Failed, t0),
+            retry_lease,
+        )
+        .await
+        .expect("record");
+    let later = retry_lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .claim_notification(&key, later, later + chrono::Duration::seconds(120))
+            .await
+            .expect("claim"),
+        NotificationClaim::Claimed { attempts: 1 }
+    );
+    store
+        .record_attempt(&key, &attempt(&key, 2, AttemptStatus::Sent, later), later)
+        .await
+        .expect("record");
+    let much_later = later + hours(1);
+    assert_eq!(
+        store
+            .claim_notification(&key, much_later, much_later)
+            .await
+            .expect("claim"),
+        NotificationClaim::Done,
+        "sent is sent"
+    );
+
+    let attempts = store.attempts(&key.alert_id).await.expect("attempts");
+    assert_eq!(
+        attempts,
+        [
+            attempt(&key, 1, AttemptStatus::Failed, t0),
+            attempt(&key, 2, AttemptStatus::Sent, later)
+        ]
+    );
+    assert_eq!(store.attempts("01JOTHER").await.expect("attempts"), []);
+}
+
+async fn reports_by_ids_finds_those_asked_for(store: &dyn Store) {
+    let batch: Vec<EnrichedReport> = ["one", "two", "three"]
+        .iter()
+        .map(|id| enriched(&report("generic", id, "cholera")))
+        .collect();
+    store.insert_reports(&batch).await.expect("insert");
+    let wanted = vec![
+        batch[0].report.id.to_string(),
+        batch[2].report.id.to_string(),
+        ReportId::new().to_string(),
+    ];
+    let mut found = ids(&store.reports_by_ids(&wanted).await.expect("by ids"));
+    found.sort();
+    let mut expected = wanted[..2].to_vec();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert_eq!(store.reports_by_ids(&[]).await.expect("by ids"), []);
+}
+
 // ------------------------------------------------------------------- tests
 
 macro_rules! conformance {
@@ -596,4 +778,7 @@ conformance!(
     batch_insert_answers_per_report_in_order,
     stale_part_groups_finds_groups_waiting_too_long,
     purge_parts_forgets_old_assembled_parts,
+    firings_and_resolutions_wait_until_published,
+    a_notification_is_one_notifiers_until_its_lease_runs_out,
+    reports_by_ids_finds_those_asked_for,
 );

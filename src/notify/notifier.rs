@@ -28,7 +28,9 @@ use super::sms::SmsSender;
 use super::sms::segments;
 use super::templates::{Part, Templates};
 use super::webhook::{WebhookBody, WebhookSender};
-use super::{Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, SendError};
+use super::{
+    Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, SendError, Transition,
+};
 use crate::config::{ChannelConfig, Config};
 use crate::queue::{Delivery, ReportQueue};
 use crate::rules::alert::Alert;
@@ -186,12 +188,24 @@ impl Notifier {
             .await;
         let mut dead = Vec::new();
         for destination in &destinations {
-            let key = self.key(notification, destination);
-            let context = self.context(&alert, notification, destination, &reports);
-            if let Outcome::Dead(error) =
-                self.deliver_one(&key, destination, &alert, &context).await
+            // Nobody should read "resolved" before "fired": a resolution
+            // first makes sure its firing is done with (sent by whoever
+            // holds it, or by us if it never was). Only the notification's
+            // own transition can make it a dead letter.
+            if notification.transition == Transition::Resolved {
+                let firing = Notification {
+                    transition: Transition::Fired,
+                    ..notification.clone()
+                };
+                self.deliver_to(&firing, destination, &alert, &reports)
+                    .await;
+            }
+            if let Outcome::Dead(error) = self
+                .deliver_to(notification, destination, &alert, &reports)
+                .await
             {
-                dead.push(format!("{} {}: {error}", destination.kind(), key.recipient));
+                let recipient = self.key(notification, destination).recipient;
+                dead.push(format!("{} {recipient}: {error}", destination.kind()));
             }
         }
         if dead.is_empty() {
@@ -199,6 +213,18 @@ impl Notifier {
         } else {
             Err(dead.join("; "))
         }
+    }
+
+    async fn deliver_to(
+        &self,
+        notification: &Notification,
+        destination: &Destination,
+        alert: &Alert,
+        reports: &[crate::store::StoredReport],
+    ) -> Outcome {
+        let key = self.key(notification, destination);
+        let context = self.context(alert, notification, destination, reports);
+        self.deliver_one(&key, destination, alert, &context).await
     }
 
     fn destinations(&self, channel: &str) -> Result<Vec<Destination>, String> {
@@ -365,7 +391,7 @@ impl Notifier {
                                 key.transition.as_str(),
                                 &key.recipient,
                             ),
-                            in_reply_to: (key.transition == super::Transition::Resolved)
+                            in_reply_to: (key.transition == Transition::Resolved)
                                 .then(|| message_id(&key.alert_id, "fired", &key.recipient)),
                             alert_id: &alert.id,
                         },

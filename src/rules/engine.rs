@@ -482,14 +482,15 @@ impl Engine {
     /// Also publishes what an earlier crash or broker outage left
     /// unpublished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
-        let mut changes = self.fire_silences(now).await?;
-        changes.extend(self.resolve(now).await?);
-        self.announce(&changes).await;
+        // Leftovers first: a firing is announced before its resolution.
         if let Some(outbox) = &self.outbox
             && let Err(e) = outbox.sweep(now).await
         {
             tracing::warn!(error = %e, "unpublished alerts stay for the next tick");
         }
+        let mut changes = self.fire_silences(now).await?;
+        changes.extend(self.resolve(now).await?);
+        self.announce(&changes).await;
         Ok(changes)
     }
 
