@@ -769,6 +769,44 @@ mod tests {
     }
 
     #[test]
+    fn notification_settings_name_their_key() {
+        let err = |change: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            change(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        let e = err(&|c| c.smtp.url = Some("http://mail".into()));
+        assert!(e.contains("smtp.url"), "{e}");
+        let e = err(&|c| c.smtp.from = Some("not an address".into()));
+        assert!(e.contains("smtp.from"), "{e}");
+        let e = err(&|c| c.sms.provider = Some("carrier-pigeon".into()));
+        assert!(e.contains("sms.provider"), "{e}");
+        let e = err(&|c| c.sms.provider = Some("vonage".into()));
+        assert!(e.contains("sms.vonage is needed"), "{e}");
+        let e = err(&|c| c.notify.cap_status = "Real".into());
+        assert!(e.contains("notify.cap_status"), "{e}");
+        let e = err(&|c| {
+            c.channels.insert(
+                "desk".into(),
+                ChannelConfig {
+                    sms: vec!["+254712345678".into()],
+                    ..ChannelConfig::default()
+                },
+            );
+        });
+        assert!(e.contains("channels.desk.sms: needs sms.provider"), "{e}");
+    }
+
+    #[test]
+    fn e164_numbers_have_a_plus_and_eight_to_fifteen_digits() {
+        assert!(is_e164("+254712345678"));
+        assert!(!is_e164("254712345678"));
+        assert!(!is_e164("+0712345678"));
+        assert!(!is_e164("+2547"));
+        assert!(!is_e164("+2547123456789012"));
+    }
+
+    #[test]
     fn short_gateway_secret_names_the_key() {
         let mut c = Config::default();
         c.gateways.smssync = Some(SmsSyncConfig {

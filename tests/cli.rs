@@ -368,6 +368,53 @@ fn rules_check_prints_every_problem_with_file_line_and_column() {
 }
 
 #[test]
+fn rules_check_refuses_templates_with_unknown_variables_or_that_do_not_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, templates) = (dir.path().join("rules"), dir.path().join("templates"));
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        rules.join("rules.yaml"),
+        "- id: floods\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 2 } }\n  template: short\n",
+    )
+    .unwrap();
+    let template = templates.join("short.j2");
+    std::fs::write(
+        &template,
+        "{% block sms %}\nFLOOD {{ group.fields.admin1 }}\n{% if false %}{{ alert.colour }}{% endif %}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let out = fails_saying(
+        ishara()
+            .current_dir(dir.path())
+            .env("ISHARA_TEMPLATES_DIR", &templates)
+            .args(["rules", "check"])
+            .arg(&rules),
+    );
+    let at = |line: usize| format!("{}:{line}:", template.display());
+    assert!(
+        out.contains(&at(3)) && out.contains("unknown variable `alert.colour`"),
+        "{out}"
+    );
+    // The rule does not group by admin1: its messages could not say it.
+    assert!(out.contains(&at(2)) && out.contains("rule floods"), "{out}");
+
+    std::fs::write(
+        &template,
+        "{% block sms %}FLOOD {{ group.place }}{% endblock %}\n",
+    )
+    .unwrap();
+    let out = succeeds(
+        ishara()
+            .current_dir(dir.path())
+            .env("ISHARA_TEMPLATES_DIR", &templates)
+            .args(["rules", "check"])
+            .arg(&rules),
+    );
+    assert!(out.contains("1 rules, no problems"), "{out}");
+}
+
+#[test]
 fn rules_test_prints_a_diff_when_the_alerts_differ() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -413,10 +460,42 @@ fn rules_may_name_channels_configured_in_the_environment() {
         ishara()
             .current_dir(repository())
             .env("ISHARA_CHANNELS__DUTY_DESK__EMAIL", "a@x.org,b@y.org")
+            .env(
+                "ISHARA_SMTP__URL",
+                "smtp://mail.example.org:587?tls=required",
+            )
+            .env("ISHARA_SMTP__FROM", "Ishara <alerts@example.org>")
             .args(["rules", "check"])
             .arg(dir.path()),
     );
     assert!(out.contains("1 rules, no problems"), "{out}");
+
+    let err = fails(
+        ishara()
+            .current_dir(repository())
+            .env("ISHARA_CHANNELS__DUTY_DESK__EMAIL", "a@x.org,b@y.org")
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    assert!(
+        err.contains("channels.duty_desk.email: needs smtp.url and smtp.from"),
+        "{err}"
+    );
+    let err = fails(
+        ishara()
+            .current_dir(repository())
+            .env("ISHARA_CHANNELS__DUTY_DESK__SMS", "0712345678")
+            .env("ISHARA_SMS__PROVIDER", "twilio")
+            .env("ISHARA_SMS__TWILIO__ACCOUNT_SID", "AC123")
+            .env("ISHARA_SMS__TWILIO__AUTH_TOKEN", "secret-token")
+            .env("ISHARA_SMS__TWILIO__FROM", "+15005550006")
+            .args(["rules", "check"])
+            .arg(dir.path()),
+    );
+    assert!(
+        err.contains("channels.duty_desk.sms") && err.contains("E.164"),
+        "{err}"
+    );
 
     let out = fails_saying(
         ishara()
