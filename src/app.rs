@@ -22,7 +22,7 @@ use crate::ingest::{
 use crate::notify::notifier::{Notifier, NotifierOptions};
 use crate::notify::outbox::Outbox;
 use crate::notify::retry::Backoff;
-use crate::notify::templates::Templates;
+use crate::notify::templates::LiveTemplates;
 use crate::phone::PhoneNormalizer;
 use crate::queue::ReportQueue;
 use crate::queue::amqp::{AmqpQueue, Names};
@@ -347,8 +347,8 @@ async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueu
 }
 
 /// A broken template stops the start, like a broken rule.
-fn load_templates(config: &Config) -> anyhow::Result<Templates> {
-    Templates::load(&config.templates_dir).map_err(|problems| {
+fn load_templates(config: &Config) -> anyhow::Result<LiveTemplates> {
+    LiveTemplates::load(&config.templates_dir).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         anyhow::anyhow!(
             "templates in {} have problems:\n{}",

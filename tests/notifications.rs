@@ -485,6 +485,41 @@ async fn with_several_notifiers_each_firing_is_sent_once() {
     assert_eq!(statuses(&attempts), ["sent"]);
     let attempts = attempts_until(&first, &id, |a| !a.is_empty()).await;
     assert_eq!(attempts.len(), 1, "{attempts:#?}");
+
+    // What is not a notification, or names no stored alert, is set aside
+    // with its reason and sends nothing.
+    {
+        use ishara::queue::ReportQueue;
+        alerts.publish(b"not json").await.expect("published");
+        let unknown = json!({"alert_id": "01JNOSUCHALERT0000000000000", "transition": "fired", "channel": "duty_desk"});
+        alerts
+            .publish(unknown.to_string().as_bytes())
+            .await
+            .expect("published");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        let page = first.get_json("/v1/dead-letters?queue=alerts").await;
+        let letters = page["dead_letters"].as_array().cloned().unwrap_or_default();
+        if letters.len() >= 2 || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reasons: Vec<&str> = letters
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{letters:#?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("not a notification")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("is not stored")),
+        "{reasons:?}"
+    );
+    assert_eq!(hook.received_requests().await.unwrap().len(), 1);
     delete_amqp(&amqp, &prefix).await;
     clear_redis(&redis, &format!("{prefix}:")).await;
 }

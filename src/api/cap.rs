@@ -129,10 +129,11 @@ impl Message {
             kind: "cap",
             show_phone_numbers: false,
         });
-        let headline =
-            state
-                .templates
-                .render(alert.details.template.as_deref(), Part::Subject, &context);
+        let headline = state.templates.current().render(
+            alert.details.template.as_deref(),
+            Part::Subject,
+            &context,
+        );
         let description = describe(&context);
         Self {
             context,

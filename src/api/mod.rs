@@ -33,7 +33,7 @@ pub struct AppState {
     pub rules: Option<Arc<crate::rules::reload::Reloader>>,
     /// Where alerts wait for notifiers; its dead letters are shown too.
     pub alerts_queue: Arc<dyn ReportQueue>,
-    pub templates: Arc<crate::notify::templates::Templates>,
+    pub templates: Arc<crate::notify::templates::LiveTemplates>,
     pub cap: CapSettings,
     /// `http.public_url`, or the listen address: links in CAP and feeds.
     pub alert_base_url: String,

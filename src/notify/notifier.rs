@@ -26,7 +26,7 @@ use super::email::{Email, EmailSender};
 use super::retry::Backoff;
 use super::sms::SmsSender;
 use super::sms::segments;
-use super::templates::{Part, Templates};
+use super::templates::{LiveTemplates, Part};
 use super::webhook::{WebhookBody, WebhookSender};
 use super::{
     Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, SendError, Transition,
@@ -41,6 +41,7 @@ use crate::store::{Store, StoreError};
 /// every attempt.
 const LEASE: Duration = Duration::from_secs(120);
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
+const BUSY_POLL: Duration = Duration::from_secs(1);
 
 /// How one channel reaches one recipient.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +84,7 @@ pub struct NotifierOptions {
 pub struct Notifier {
     queue: Arc<dyn ReportQueue>,
     store: Arc<dyn Store>,
-    templates: Arc<Templates>,
+    templates: Arc<LiveTemplates>,
     channels: BTreeMap<String, ChannelConfig>,
     limits: HashMap<String, DefaultDirectRateLimiter>,
     email: Option<EmailSender>,
@@ -103,7 +104,7 @@ impl Notifier {
         config: &Config,
         queue: Arc<dyn ReportQueue>,
         store: Arc<dyn Store>,
-        templates: Arc<Templates>,
+        templates: Arc<LiveTemplates>,
         options: NotifierOptions,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
@@ -317,7 +318,9 @@ impl Notifier {
                 recipient: key.recipient.clone(),
                 attempt: attempts,
                 status,
-                error: error.clone(),
+                // PostgreSQL text cannot hold NUL, and a provider's answer
+                // is not ours to trust.
+                error: error.as_ref().map(|e| e.replace('\0', "")),
                 provider_id,
                 at: now,
             };
@@ -340,8 +343,8 @@ impl Notifier {
     }
 
     /// The attempts made so far once this notifier holds the recipient;
-    /// `None` when it is done. Waits out another notifier's lease: if that
-    /// one died, the work is ours once the lease runs out.
+    /// `None` when it is done. Waits while another notifier holds it: until
+    /// it is done, or its lease runs out because it died.
     async fn claim(&self, key: &NotificationKey) -> Option<u32> {
         loop {
             let now = Utc::now();
@@ -352,9 +355,11 @@ impl Notifier {
             {
                 NotificationClaim::Claimed { attempts } => return Some(attempts),
                 NotificationClaim::Done => return None,
+                // The holder usually finishes well before its lease ends:
+                // look again every second rather than at the lease's end.
                 NotificationClaim::Busy { until } => {
-                    let wait = (until - now).to_std().unwrap_or_default();
-                    tokio::time::sleep(wait + Duration::from_millis(100)).await;
+                    let lease_left = (until - now).to_std().unwrap_or_default();
+                    tokio::time::sleep(lease_left.min(BUSY_POLL) + Duration::from_millis(10)).await;
                 }
             }
         }
@@ -368,7 +373,8 @@ impl Notifier {
         context: &MessageContext,
     ) -> Result<String, SendError> {
         let set = alert.details.template.as_deref();
-        let render = |part| self.templates.render(set, part, context);
+        let templates = self.templates.current();
+        let render = |part| templates.render(set, part, context);
         match destination {
             Destination::Email(address) => {
                 let email = self.email.as_ref().ok_or_else(|| {

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use regex::Regex;
@@ -276,6 +276,64 @@ impl Templates {
             .map(|s| s.path.clone())
             .unwrap_or_else(|| PathBuf::from(format!("(built-in {set})")))
     }
+}
+
+/// The templates of a directory, following its edits: a rule reloaded with
+/// a new template set gets it in its next message without a restart. An
+/// edit that does not compile is logged and the sets before it stay.
+pub struct LiveTemplates {
+    dir: PathBuf,
+    loaded: std::sync::RwLock<(Fingerprint, Arc<Templates>)>,
+}
+
+/// How many template files there are and when the newest changed: cheap
+/// to take for every message, and it changes with any edit.
+type Fingerprint = (usize, Option<std::time::SystemTime>);
+
+impl LiveTemplates {
+    pub fn load(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let fingerprint = fingerprint(dir);
+        let templates = Templates::load(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            loaded: std::sync::RwLock::new((fingerprint, Arc::new(templates))),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Templates> {
+        let now = fingerprint(&self.dir);
+        {
+            let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+            if loaded.0 == now {
+                return loaded.1.clone();
+            }
+        }
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        match Templates::load(&self.dir) {
+            Ok(templates) => {
+                tracing::info!(dir = %self.dir.display(), "templates reloaded");
+                *loaded = (now, Arc::new(templates));
+            }
+            Err(problems) => {
+                let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                tracing::error!(problems = %problems.join("; "), "template edit refused; the previous templates stay");
+                loaded.0 = now;
+            }
+        }
+        loaded.1.clone()
+    }
+}
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, None);
+    };
+    let times: Vec<Option<std::time::SystemTime>> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == EXTENSION))
+        .map(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .collect();
+    (times.len(), times.into_iter().flatten().max())
 }
 
 /// Subjects are one line; every part loses the blank lines blocks leave.
@@ -565,6 +623,22 @@ mod tests {
             problems[0].message.contains("defines no block"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn live_templates_follow_edits_and_keep_the_last_good_ones() {
+        let dir = dir_with(&[("short.j2", "{% block sms %}one{% endblock %}")]);
+        let live = LiveTemplates::load(dir.path()).unwrap();
+        let c = context();
+        assert_eq!(live.current().render(Some("short"), Part::Sms, &c), "one");
+        std::fs::write(
+            dir.path().join("more.j2"),
+            "{% block sms %}two{% endblock %}",
+        )
+        .unwrap();
+        assert_eq!(live.current().render(Some("more"), Part::Sms, &c), "two");
+        std::fs::write(dir.path().join("broken.j2"), "{% block sms %}{{ x }").unwrap();
+        assert_eq!(live.current().render(Some("more"), Part::Sms, &c), "two");
     }
 
     #[test]
