@@ -311,17 +311,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
-    let Some(url) = &config.amqp.url else {
-        let path = config.data_dir.join("queue.sqlite");
-        let queue = LocalQueue::open(&path)
-            .await
-            .with_context(|| format!("cannot open the local queue {}", path.display()))?;
-        return Ok(queue);
+    let Some(amqp) = amqp_queue(config, "reports").await else {
+        return local_queue(config, "queue.sqlite").await;
     };
-    let amqp = AmqpQueue::new(url, Names::new(&config.amqp.prefix, "reports"));
-    if let Err(e) = amqp.connect().await {
-        tracing::warn!(error = %e, "RabbitMQ unreachable at start; spooling until it is back");
-    }
     let spool_dir = config.data_dir.join("spool");
     let spool = Spool::open(&spool_dir)
         .with_context(|| format!("cannot open the spool {}", spool_dir.display()))?;
@@ -332,18 +324,29 @@ async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
 /// a local queue beside the reports' one. Not spooled: an alert that cannot
 /// be published stays unpublished in the database until the outbox sweep.
 async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
-    let Some(url) = &config.amqp.url else {
-        let path = config.data_dir.join("alerts-queue.sqlite");
-        let queue = LocalQueue::open(&path)
-            .await
-            .with_context(|| format!("cannot open the local alerts queue {}", path.display()))?;
-        return Ok(queue);
-    };
-    let amqp = AmqpQueue::new(url, Names::new(&config.amqp.prefix, "alerts"));
-    if let Err(e) = amqp.connect().await {
-        tracing::warn!(error = %e, "RabbitMQ unreachable at start; alerts wait in the database");
+    match amqp_queue(config, "alerts").await {
+        Some(amqp) => Ok(amqp),
+        None => local_queue(config, "alerts-queue.sqlite").await,
     }
-    Ok(amqp)
+}
+
+async fn local_queue(config: &Config, file: &str) -> anyhow::Result<Arc<dyn ReportQueue>> {
+    let path = config.data_dir.join(file);
+    let queue = LocalQueue::open(&path)
+        .await
+        .with_context(|| format!("cannot open the local queue {}", path.display()))?;
+    Ok(queue)
+}
+
+/// The named queue on RabbitMQ when `amqp.url` is set; it connects (and
+/// reconnects) on its own, so an unreachable broker at start is a warning.
+async fn amqp_queue(config: &Config, name: &str) -> Option<Arc<AmqpQueue>> {
+    let url = config.amqp.url.as_ref()?;
+    let amqp = AmqpQueue::new(url, Names::new(&config.amqp.prefix, name));
+    if let Err(e) = amqp.connect().await {
+        tracing::warn!(queue = name, error = %e, "RabbitMQ unreachable at start; retrying in the background");
+    }
+    Some(amqp)
 }
 
 /// A broken template stops the start, like a broken rule.

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use crate::ingest::InboundError;
-use crate::rules::alert::AlertState;
+use crate::rules::alert::{Alert, AlertState};
 use crate::store::AlertQuery;
 
 const MAX_LIMIT: u32 = 500;
@@ -69,12 +69,7 @@ pub async fn one(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.authorize(&req)?;
-    let alert = state
-        .store
-        .alert(&id)
-        .await
-        .map_err(anyhow::Error::from)?
-        .ok_or(ApiError::NotFound("alert"))?;
+    let alert = stored(&state, &id).await?;
     let attempts = state
         .store
         .attempts(&alert.id)
@@ -83,6 +78,16 @@ pub async fn one(
     let mut body = serde_json::to_value(&alert).map_err(anyhow::Error::from)?;
     body["notifications"] = json!(attempts);
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The alert with this id, or a 404 naming what is missing.
+pub(super) async fn stored(state: &AppState, id: &str) -> Result<Alert, ApiError> {
+    state
+        .store
+        .alert(id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(ApiError::NotFound("alert"))
 }
 
 pub async fn rules(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -30,12 +30,7 @@ pub async fn one(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let alert = state
-        .store
-        .alert(&id)
-        .await
-        .map_err(anyhow::Error::from)?
-        .ok_or(ApiError::NotFound("alert"))?;
+    let alert = super::alerts::stored(&state, &id).await?;
     let reports = area_reports(&state, &alert).await?;
     let message = Message::new(&state, &alert, &reports);
     Ok(HttpResponse::Ok()
