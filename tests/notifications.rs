@@ -214,6 +214,39 @@ async fn a_mail_server_that_refuses_then_recovers_gets_the_alert_once() {
 }
 
 #[tokio::test]
+async fn a_refusing_mail_server_does_not_hold_back_the_webhook_of_the_same_channel() {
+    let smtp = SmtpServer::start().await;
+    smtp.refuse_next(1000);
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let app = TestApp::spawn(|c| {
+        write_rules(c, CHOLERA_RULE);
+        // Slow retries: the email is still being retried when we look.
+        c.notify.retry_initial_ms = 5_000;
+        c.smtp.url = Some(smtp.url());
+        c.smtp.from = Some("alerts@ishara.test".into());
+        c.channels.insert(
+            "duty_desk".into(),
+            channel(&["duty@moh.test"], &[], Some(hook.uri())),
+        );
+    })
+    .await;
+    three_cholera_reports(&app).await;
+    let id = the_alert(&app).await["id"].as_str().unwrap().to_owned();
+    let attempts = attempts_until(&app, &id, |a| {
+        a.iter().any(|a| a["kind"] == "webhook" && a["status"] == "sent")
+    })
+    .await;
+    let email: Vec<&Value> = attempts.iter().filter(|a| a["kind"] == "email").collect();
+    assert_eq!(email.len(), 1, "{attempts:#?}");
+    assert_eq!(email[0]["status"], "failed");
+    assert!(smtp.received().is_empty());
+}
+
+#[tokio::test]
 async fn an_alert_sms_goes_through_twilios_send_api_within_the_segment_budget() {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))

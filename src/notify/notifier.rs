@@ -187,32 +187,50 @@ impl Notifier {
         let reports = self
             .with_store(|| self.store.reports_by_ids(&evidence))
             .await;
-        let mut dead = Vec::new();
-        for destination in &destinations {
-            // Nobody should read "resolved" before "fired": a resolution
-            // first makes sure its firing is done with (sent by whoever
-            // holds it, or by us if it never was). Only the notification's
-            // own transition can make it a dead letter.
-            if notification.transition == Transition::Resolved {
-                let firing = Notification {
-                    transition: Transition::Fired,
-                    ..notification.clone()
-                };
-                self.deliver_to(&firing, destination, &alert, &reports)
-                    .await;
-            }
-            if let Outcome::Dead(error) = self
-                .deliver_to(notification, destination, &alert, &reports)
-                .await
-            {
-                let recipient = self.key(notification, destination).recipient;
-                dead.push(format!("{} {recipient}: {error}", destination.kind()));
-            }
-        }
+        // Side by side: a mail server that is down must not hold back the
+        // SMS or the webhook of the same channel.
+        let outcomes = futures_util::future::join_all(
+            destinations
+                .iter()
+                .map(|d| self.deliver_in_order(notification, d, &alert, &reports)),
+        )
+        .await;
+        let dead: Vec<String> = outcomes.into_iter().flatten().collect();
         if dead.is_empty() {
             Ok(())
         } else {
             Err(dead.join("; "))
+        }
+    }
+
+    /// Delivers to one recipient; `Some` says why it was given up on.
+    async fn deliver_in_order(
+        &self,
+        notification: &Notification,
+        destination: &Destination,
+        alert: &Alert,
+        reports: &[crate::store::StoredReport],
+    ) -> Option<String> {
+        // Nobody should read "resolved" before "fired": a resolution first
+        // makes sure its firing is done with (sent by whoever holds it, or
+        // by us if it never was). Only the notification's own transition
+        // can make it a dead letter.
+        if notification.transition == Transition::Resolved {
+            let firing = Notification {
+                transition: Transition::Fired,
+                ..notification.clone()
+            };
+            self.deliver_to(&firing, destination, alert, reports).await;
+        }
+        match self
+            .deliver_to(notification, destination, alert, reports)
+            .await
+        {
+            Outcome::Delivered => None,
+            Outcome::Dead(error) => {
+                let recipient = self.key(notification, destination).recipient;
+                Some(format!("{} {recipient}: {error}", destination.kind()))
+            }
         }
     }
 
