@@ -237,7 +237,8 @@ async fn a_refusing_mail_server_does_not_hold_back_the_webhook_of_the_same_chann
     three_cholera_reports(&app).await;
     let id = the_alert(&app).await["id"].as_str().unwrap().to_owned();
     let attempts = attempts_until(&app, &id, |a| {
-        a.iter().any(|a| a["kind"] == "webhook" && a["status"] == "sent")
+        a.iter()
+            .any(|a| a["kind"] == "webhook" && a["status"] == "sent")
     })
     .await;
     let email: Vec<&Value> = attempts.iter().filter(|a| a["kind"] == "email").collect();
