@@ -51,7 +51,9 @@ impl WebhookSender {
             .body(json)
             .send()
             .await
-            .map_err(|e| SendError::Transient(without_url(e).to_string()))?;
+            // Webhook URLs are secrets (Slack's carry the token in the
+            // path): errors are recorded without them.
+            .map_err(|e| SendError::Transient(e.without_url().to_string()))?;
         let status = response.status();
         if status.is_success() {
             return Ok(status.as_u16().to_string());
@@ -74,12 +76,6 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Webhook URLs are secrets (Slack's carry the token in the path): errors
-/// are recorded without them.
-fn without_url(error: reqwest::Error) -> reqwest::Error {
-    error.without_url()
 }
 
 #[cfg(test)]
