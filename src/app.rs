@@ -93,7 +93,7 @@ impl Application {
                 templates.clone(),
                 notifier_options(config)?,
             )?;
-            Some(tokio::spawn(Arc::new(notifier).run()))
+            Some(Arc::new(notifier))
         } else {
             None
         };
@@ -164,6 +164,9 @@ impl Application {
         } else {
             (None, None)
         };
+        // Last: a start that fails on a rule or a port leaves no notifier
+        // behind.
+        let notifier = notifier.map(|n| tokio::spawn(n.run()));
         Ok(Self {
             port,
             server,
