@@ -413,6 +413,66 @@ async fn after_the_last_retry_a_notification_is_dead_lettered_and_visible() {
     assert_eq!(hook.received_requests().await.unwrap().len(), 3);
 }
 
+/// An alert as a worker that died before publishing it left it: stored a
+/// minute ago, never published.
+async fn store_unpublished_alert(app: &TestApp, admin1: &str) -> ishara::rules::alert::Alert {
+    let url = ishara::app::database_url(&app.config);
+    let store = ishara::store::open(&url, 1).await.unwrap();
+    let alert = ishara::rules::alert::Alert {
+        id: ishara::report::ReportId::new().to_string(),
+        rule: "cholera-cluster".into(),
+        group: format!("admin1={admin1}"),
+        state: ishara::rules::alert::AlertState::Firing,
+        severity: "severe".into(),
+        fired_at: chrono::Utc::now() - chrono::Duration::minutes(1),
+        resolved_at: None,
+        value: 3.0,
+        evidence: vec![],
+        resolved_evidence: None,
+        details: ishara::rules::alert::AlertDetails {
+            notify: vec!["duty_desk".into()],
+            group: [("admin1".to_owned(), admin1.to_owned())].into(),
+            ..Default::default()
+        },
+    };
+    store.insert_alert(&alert).await.unwrap();
+    alert
+}
+
+#[tokio::test]
+async fn a_channel_sends_no_faster_than_its_rate_limit() {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let app = TestApp::spawn(|c| {
+        write_rules(c, CHOLERA_RULE);
+        fast_retries(c);
+        let mut desk = channel(&[], &[], Some(hook.uri()));
+        // A burst of two, then one every thirty seconds.
+        desk.rate_per_minute = Some(2);
+        c.channels.insert("duty_desk".into(), desk);
+    })
+    .await;
+    for admin1 in ["KE.01", "KE.02", "KE.03", "KE.04"] {
+        store_unpublished_alert(&app, admin1).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while hook.received_requests().await.unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Four firings (and their resolutions) are owed; the limit holds the
+    // rest back rather than dropping them.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hook.received_requests().await.unwrap().len(), 2);
+    assert_eq!(
+        app.get_json("/v1/dead-letters?queue=alerts").await["dead_letters"],
+        json!([])
+    );
+}
+
 #[tokio::test]
 async fn an_alert_stored_but_never_published_is_notified_by_the_sweep() {
     let hook = MockServer::start().await;
@@ -428,27 +488,7 @@ async fn an_alert_stored_but_never_published_is_notified_by_the_sweep() {
     })
     .await;
     // A worker stored this alert a minute ago and died before publishing.
-    let url = ishara::app::database_url(&app.config);
-    let store = ishara::store::open(&url, 1).await.unwrap();
-    let fired_at = chrono::Utc::now() - chrono::Duration::minutes(1);
-    let alert = ishara::rules::alert::Alert {
-        id: ishara::report::ReportId::new().to_string(),
-        rule: "cholera-cluster".into(),
-        group: "admin1=KE.07".into(),
-        state: ishara::rules::alert::AlertState::Firing,
-        severity: "severe".into(),
-        fired_at,
-        resolved_at: None,
-        value: 3.0,
-        evidence: vec![],
-        resolved_evidence: None,
-        details: ishara::rules::alert::AlertDetails {
-            notify: vec!["duty_desk".into()],
-            group: [("admin1".to_owned(), "KE.07".to_owned())].into(),
-            ..Default::default()
-        },
-    };
-    store.insert_alert(&alert).await.unwrap();
+    let alert = store_unpublished_alert(&app, "KE.07").await;
 
     // Its window is empty, so it also resolves: fired first, then resolved,
     // each once.

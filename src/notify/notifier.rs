@@ -309,14 +309,18 @@ impl Notifier {
         alert: &Alert,
         context: &MessageContext,
     ) -> Outcome {
+        // The first turn under the rate limit is waited for before the
+        // claim: a long queue of sends must not eat into the lease.
+        self.rate_limit(&key.channel).await;
         let Some(mut attempts) = self.claim(key).await else {
             return Outcome::Delivered;
         };
+        let first = attempts;
         loop {
-            attempts += 1;
-            if let Some(limit) = self.limits.get(&key.channel) {
-                limit.until_ready().await;
+            if attempts > first {
+                self.rate_limit(&key.channel).await;
             }
+            attempts += 1;
             let result = self.send(key, destination, alert, context).await;
             let now = Utc::now();
             let (status, error, provider_id, wait) = match result {
@@ -357,6 +361,12 @@ impl Notifier {
                     tokio::time::sleep(wait.unwrap_or_default()).await;
                 }
             }
+        }
+    }
+
+    async fn rate_limit(&self, channel: &str) {
+        if let Some(limit) = self.limits.get(channel) {
+            limit.until_ready().await;
         }
     }
 
