@@ -394,11 +394,10 @@ fn public_url(config: &Config) -> String {
 
 fn cap_sender(config: &Config) -> String {
     config.notify.cap_sender.clone().unwrap_or_else(|| {
-        let url = public_url(config);
+        let url = reqwest::Url::parse(&public_url(config)).ok();
         let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', ':']).next())
+            .as_ref()
+            .and_then(|u| u.host_str())
             .unwrap_or("localhost");
         format!("ishara@{host}")
     })

@@ -5,6 +5,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `+` then 8 to 15 digits, the first not 0: what alerts may be sent to.
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SenderKind {
@@ -146,6 +155,15 @@ mod tests {
         let s = kenya(raw);
         assert_eq!(s.kind, SenderKind::E164, "{raw} -> {s:?}");
         s.value
+    }
+
+    #[test]
+    fn e164_numbers_have_a_plus_and_eight_to_fifteen_digits() {
+        assert!(is_e164("+254712345678"));
+        assert!(!is_e164("254712345678"));
+        assert!(!is_e164("+0712345678"));
+        assert!(!is_e164("+2547"));
+        assert!(!is_e164("+2547123456789012"));
     }
 
     #[test]

@@ -105,6 +105,17 @@ async fn attempts_until(app: &TestApp, id: &str, done: impl Fn(&[Value]) -> bool
     }
 }
 
+/// A local HTTP server that answers every POST with `reply` and keeps
+/// what it was sent.
+async fn receiver(reply: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
 fn statuses(attempts: &[Value]) -> Vec<&str> {
     attempts
         .iter()
@@ -217,11 +228,7 @@ async fn a_mail_server_that_refuses_then_recovers_gets_the_alert_once() {
 async fn a_refusing_mail_server_does_not_hold_back_the_webhook_of_the_same_channel() {
     let smtp = SmtpServer::start().await;
     smtp.refuse_next(1000);
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = receiver(ResponseTemplate::new(200)).await;
     let app = TestApp::spawn(|c| {
         write_rules(c, CHOLERA_RULE);
         // Slow retries: the email is still being retried when we look.
@@ -372,11 +379,7 @@ async fn a_webhook_is_signed_json_with_slack_text_for_firing_and_resolving() {
 
 #[tokio::test]
 async fn after_the_last_retry_a_notification_is_dead_lettered_and_visible() {
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("down for maintenance"))
-        .mount(&hook)
-        .await;
+    let hook = receiver(ResponseTemplate::new(503).set_body_string("down for maintenance")).await;
     let app = TestApp::spawn(|c| {
         write_rules(c, CHOLERA_RULE);
         fast_retries(c);
@@ -441,11 +444,7 @@ async fn store_unpublished_alert(app: &TestApp, admin1: &str) -> ishara::rules::
 
 #[tokio::test]
 async fn a_channel_sends_no_faster_than_its_rate_limit() {
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = receiver(ResponseTemplate::new(200)).await;
     let app = TestApp::spawn(|c| {
         write_rules(c, CHOLERA_RULE);
         fast_retries(c);
@@ -475,11 +474,7 @@ async fn a_channel_sends_no_faster_than_its_rate_limit() {
 
 #[tokio::test]
 async fn an_alert_stored_but_never_published_is_notified_by_the_sweep() {
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = receiver(ResponseTemplate::new(200)).await;
     let app = TestApp::spawn(|c| {
         write_rules(c, CHOLERA_RULE);
         fast_retries(c);
@@ -516,11 +511,7 @@ async fn with_several_notifiers_each_firing_is_sent_once() {
     let db = TestDatabase::create().await;
     let (amqp, redis) = (amqp_url(), redis_url());
     let prefix = unique("notify");
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = receiver(ResponseTemplate::new(200)).await;
     let hook_url = hook.uri();
     let config = |c: &mut Config| {
         write_rules(c, CHOLERA_RULE);

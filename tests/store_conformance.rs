@@ -676,6 +676,22 @@ async fn a_notification_is_one_notifiers_until_its_lease_runs_out(store: &dyn St
         "each recipient is claimed apart"
     );
 
+    // A notifier waiting its turn keeps its claim.
+    let renewed = t0 + chrono::Duration::seconds(300);
+    store
+        .renew_notification(&key, renewed)
+        .await
+        .expect("renew");
+    let after_first_lease = lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .claim_notification(&key, after_first_lease, after_first_lease)
+            .await
+            .expect("claim"),
+        NotificationClaim::Busy { until: renewed },
+        "the renewed lease holds"
+    );
+
     // A failed attempt renews the lease; once it runs out (the notifier
     // died), the next claimant resumes the count.
     let retry_lease = t0 + chrono::Duration::seconds(10);

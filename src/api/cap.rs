@@ -6,6 +6,8 @@
 //! carries places, counts and the rule, never what reporters wrote or who
 //! they are.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
@@ -14,7 +16,7 @@ use super::error::ApiError;
 use crate::notify::Transition;
 use crate::notify::cap::{self, CapAlert, CapArea, FeedEntry};
 use crate::notify::context::{self, Inputs, MessageContext};
-use crate::notify::templates::Part;
+use crate::notify::templates::{Part, Templates};
 use crate::rules::alert::{Alert, AlertState};
 use crate::store::{AlertQuery, StoredReport};
 
@@ -31,8 +33,11 @@ pub async fn one(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let alert = super::alerts::stored(&state, &id).await?;
-    let reports = area_reports(&state, &alert).await?;
-    let message = Message::new(&state, &alert, &reports);
+    let reports = area_reports(&state, std::slice::from_ref(&alert))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let message = Message::new(&state, &state.templates.current(), &alert, &reports);
     Ok(HttpResponse::Ok()
         .content_type(cap::CAP_MEDIA_TYPE)
         .body(cap::cap_xml(&message.cap(&state, &alert, &reports))))
@@ -48,12 +53,16 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         })
         .await
         .map_err(anyhow::Error::from)?;
-    let mut loaded = Vec::with_capacity(alerts.len());
-    for alert in alerts {
-        let reports = area_reports(&state, &alert).await?;
-        let message = Message::new(&state, &alert, &reports);
-        loaded.push((alert, reports, message));
-    }
+    let reports = area_reports(&state, &alerts).await?;
+    let templates = state.templates.current();
+    let loaded: Vec<(Alert, Vec<StoredReport>, Message)> = alerts
+        .into_iter()
+        .zip(reports)
+        .map(|(alert, reports)| {
+            let message = Message::new(&state, &templates, &alert, &reports);
+            (alert, reports, message)
+        })
+        .collect();
     let base = state.alert_base_url.trim_end_matches('/');
     let entries: Vec<FeedEntry> = loaded
         .iter()
@@ -86,19 +95,43 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     Ok(state.authorize(req)?)
 }
 
-async fn area_reports(state: &AppState, alert: &Alert) -> Result<Vec<StoredReport>, ApiError> {
-    let ids: Vec<String> = alert
-        .evidence
+/// Each alert's latest evidence reports, read in one query for them all.
+async fn area_reports(
+    state: &AppState,
+    alerts: &[Alert],
+) -> Result<Vec<Vec<StoredReport>>, ApiError> {
+    let latest = |alert: &'_ Alert| -> Vec<String> {
+        alert
+            .evidence
+            .iter()
+            .rev()
+            .take(AREA_REPORTS)
+            .cloned()
+            .collect()
+    };
+    let ids: Vec<String> = alerts
         .iter()
-        .rev()
-        .take(AREA_REPORTS)
-        .cloned()
+        .flat_map(latest)
+        .collect::<HashSet<_>>()
+        .into_iter()
         .collect();
-    Ok(state
+    let found: HashMap<String, StoredReport> = state
         .store
         .reports_by_ids(&ids)
         .await
-        .map_err(anyhow::Error::from)?)
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    Ok(alerts
+        .iter()
+        .map(|alert| {
+            latest(alert)
+                .iter()
+                .filter_map(|id| found.get(id).cloned())
+                .collect()
+        })
+        .collect())
 }
 
 /// The texts of one CAP message: the headline from the alert's templates,
@@ -110,7 +143,12 @@ struct Message {
 }
 
 impl Message {
-    fn new(state: &AppState, alert: &Alert, reports: &[StoredReport]) -> Self {
+    fn new(
+        state: &AppState,
+        templates: &Templates,
+        alert: &Alert,
+        reports: &[StoredReport],
+    ) -> Self {
         let transition = match alert.state {
             AlertState::Firing => Transition::Fired,
             AlertState::Resolved => Transition::Resolved,
@@ -124,11 +162,7 @@ impl Message {
             kind: "cap",
             show_phone_numbers: false,
         });
-        let headline = state.templates.current().render(
-            alert.details.template.as_deref(),
-            Part::Subject,
-            &context,
-        );
+        let headline = templates.render(alert.details.template.as_deref(), Part::Subject, &context);
         let description = describe(&context);
         Self {
             context,

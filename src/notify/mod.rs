@@ -35,6 +35,19 @@ pub enum SendError {
     Permanent(String),
 }
 
+impl SendError {
+    /// What an HTTP refusal calls for: a receiver that timed out, is
+    /// overloaded or failed may take it later; any other refusal will not
+    /// change by itself.
+    pub fn for_status(status: u16, message: String) -> Self {
+        if matches!(status, 408 | 429 | 500..=599) {
+            SendError::Transient(message)
+        } else {
+            SendError::Permanent(message)
+        }
+    }
+}
+
 /// Which change of an alert a notification tells of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

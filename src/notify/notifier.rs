@@ -96,6 +96,7 @@ pub struct Notifier {
 /// How delivering to one recipient ended.
 enum Outcome {
     Delivered,
+    /// Given up on: which recipient and why, as the dead letter says it.
     Dead(String),
 }
 
@@ -227,10 +228,7 @@ impl Notifier {
             .await
         {
             Outcome::Delivered => None,
-            Outcome::Dead(error) => {
-                let recipient = self.key(notification, destination).recipient;
-                Some(format!("{} {recipient}: {error}", destination.kind()))
-            }
+            Outcome::Dead(why) => Some(why),
         }
     }
 
@@ -309,17 +307,11 @@ impl Notifier {
         alert: &Alert,
         context: &MessageContext,
     ) -> Outcome {
-        // The first turn under the rate limit is waited for before the
-        // claim: a long queue of sends must not eat into the lease.
-        self.rate_limit(&key.channel).await;
         let Some(mut attempts) = self.claim(key).await else {
             return Outcome::Delivered;
         };
-        let first = attempts;
         loop {
-            if attempts > first {
-                self.rate_limit(&key.channel).await;
-            }
+            self.take_turn(key).await;
             attempts += 1;
             let result = self.send(key, destination, alert, context).await;
             let now = Utc::now();
@@ -354,7 +346,12 @@ impl Notifier {
                 (AttemptStatus::Sent, _) => return Outcome::Delivered,
                 (AttemptStatus::Dead, _) => {
                     tracing::error!(alert = %key.alert_id, channel = %key.channel, recipient = %key.recipient, attempts, error = ?error, "notification dead-lettered");
-                    return Outcome::Dead(error.unwrap_or_default());
+                    return Outcome::Dead(format!(
+                        "{} {}: {}",
+                        destination.kind(),
+                        key.recipient,
+                        error.unwrap_or_default()
+                    ));
                 }
                 (_, wait) => {
                     tracing::warn!(alert = %key.alert_id, channel = %key.channel, recipient = %key.recipient, attempts, error = ?error, retry_in = ?wait, "notification failed; retrying");
@@ -364,9 +361,21 @@ impl Notifier {
         }
     }
 
-    async fn rate_limit(&self, channel: &str) {
-        if let Some(limit) = self.limits.get(channel) {
-            limit.until_ready().await;
+    /// Waits for the channel's rate limit. The recipient is claimed
+    /// first, so that a turn is never spent on a recipient someone else
+    /// has done; its lease is renewed while the wait lasts.
+    async fn take_turn(&self, key: &NotificationKey) {
+        let Some(limit) = self.limits.get(&key.channel) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = limit.until_ready() => return,
+                _ = tokio::time::sleep(LEASE / 2) => {
+                    let lease = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+                    self.with_store(|| self.store.renew_notification(key, lease)).await;
+                }
+            }
         }
     }
 
@@ -408,11 +417,8 @@ impl Notifier {
                 let email = self.email.as_ref().ok_or_else(|| {
                     SendError::Permanent("smtp.url is not configured in this notifier".into())
                 })?;
-                let (subject, text, html) = (
-                    render(Part::Subject),
-                    render(Part::Text),
-                    render(Part::Html),
-                );
+                let [subject, text, html] =
+                    templates.render_parts(set, [Part::Subject, Part::Text, Part::Html], context);
                 email
                     .send(
                         address,
@@ -454,7 +460,7 @@ impl Notifier {
                     cap_link: context.alert.cap_link.clone(),
                     place: context.group.place.clone(),
                 };
-                self.webhook.send(url, secret.as_bytes(), &body).await
+                self.webhook.send(url, secret, &body).await
             }
             Destination::Log => {
                 tracing::info!(alert = %alert.id, transition = key.transition.as_str(), message = %render(Part::Text), "alert notification");

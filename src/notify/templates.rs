@@ -145,43 +145,65 @@ impl Templates {
         names
     }
 
-    /// Renders one part from `set` (the default set when `None`). A set
-    /// that fails at run time falls back to the default, then to the
-    /// built-in: an alert goes out plainer rather than not at all.
+    /// Renders one part from `set` (the default set when `None`).
     pub fn render(&self, set: Option<&str>, part: Part, context: &MessageContext) -> String {
+        let [text] = self.render_parts(set, [part], context);
+        text
+    }
+
+    /// Renders the parts of one message together: the template runs once
+    /// for the plain parts and once for the HTML one, however many parts
+    /// are asked for. A set that fails at run time falls back to the
+    /// default, then to the built-in: an alert goes out plainer rather
+    /// than not at all.
+    pub fn render_parts<const N: usize>(
+        &self,
+        set: Option<&str>,
+        parts: [Part; N],
+        context: &MessageContext,
+    ) -> [String; N] {
         let wanted = set.unwrap_or(DEFAULT);
         let mut last_error = None;
         for name in [wanted, DEFAULT, BUILTIN] {
-            match self.render_strictly(name, part, context) {
-                Ok(text) => return text,
+            match self.render_strictly(name, parts, context) {
+                Ok(texts) => return texts,
                 Err(e) => {
-                    tracing::error!(template = name, part = part.block(), error = %e, "template failed; falling back");
+                    tracing::error!(template = name, error = %e, "template failed; falling back");
                     last_error = Some(e);
                 }
             }
         }
-        format!(
+        let failure = format!(
             "{} ({}): {}",
             context.rule.id,
             context.alert.state,
             last_error.map(|e| e.to_string()).unwrap_or_default()
-        )
+        );
+        parts.map(|_| failure.clone())
     }
 
-    fn render_strictly(
+    fn render_strictly<const N: usize>(
         &self,
         set: &str,
-        part: Part,
+        parts: [Part; N],
         context: &MessageContext,
-    ) -> Result<String, minijinja::Error> {
-        let name = match part {
-            Part::Html => format!("{set}.html"),
-            _ => set.to_owned(),
-        };
-        let template = self.env.get_template(&name)?;
-        let mut captured = template.render_captured(context)?;
-        let rendered = captured.with_state_mut(|state| state.render_block(part.block()))?;
-        Ok(tidy(part, &rendered))
+    ) -> Result<[String; N], minijinja::Error> {
+        let mut plain = None;
+        let mut html = None;
+        let mut texts = Vec::with_capacity(N);
+        for part in parts {
+            let (captured, name) = match part {
+                Part::Html => (&mut html, format!("{set}.html")),
+                _ => (&mut plain, set.to_owned()),
+            };
+            let captured = match captured {
+                Some(captured) => captured,
+                None => captured.insert(self.env.get_template(&name)?.render_captured(context)?),
+            };
+            let rendered = captured.with_state_mut(|state| state.render_block(part.block()))?;
+            texts.push(tidy(part, &rendered));
+        }
+        Ok(texts.try_into().expect("one text per part"))
     }
 
     /// What `rules check` says of the templates: every file compiles,
@@ -222,7 +244,7 @@ impl Templates {
 
     fn render_problem(&self, set: &str, context: &MessageContext) -> Option<Diagnostic> {
         for part in Part::ALL {
-            if let Err(e) = self.render_strictly(set, part, context) {
+            if let Err(e) = self.render_strictly(set, [part], context) {
                 let path = self.path_of(e.name().unwrap_or(set));
                 let mut problem = diagnostic(&path, &e);
                 problem.message = format!(
@@ -523,6 +545,16 @@ mod tests {
         );
         let hook = templates.render(None, Part::Webhook, &c);
         assert!(hook.ends_with("|details>"), "{hook}");
+    }
+
+    #[test]
+    fn parts_rendered_together_are_the_parts_rendered_one_by_one() {
+        let templates = Templates::builtin();
+        let c = context();
+        let together = templates.render_parts(None, Part::ALL, &c);
+        let one_by_one = Part::ALL.map(|part| templates.render(None, part, &c));
+        assert_eq!(together, one_by_one);
+        assert!(together[2].contains("<pre"), "{}", together[2]);
     }
 
     #[test]

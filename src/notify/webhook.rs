@@ -3,13 +3,10 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 
 use super::SendError;
-
-pub const SIGNATURE_HEADER: &str = "X-Ishara-Signature";
+use crate::ingest::generic::{SIGNATURE_HEADER, body_signature};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookBody<'a> {
@@ -37,7 +34,7 @@ impl WebhookSender {
     pub async fn send(
         &self,
         url: &str,
-        secret: &[u8],
+        secret: &str,
         body: &WebhookBody<'_>,
     ) -> Result<String, SendError> {
         let json = serde_json::to_vec(body)
@@ -60,22 +57,14 @@ impl WebhookSender {
         }
         let detail = response.text().await.unwrap_or_default();
         let message = format!("{status}: {}", detail.chars().take(200).collect::<String>());
-        // A receiver that is down, overloaded or asks us to slow down may
-        // take it later; any other refusal will not change by itself.
-        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            Err(SendError::Transient(message))
-        } else {
-            Err(SendError::Permanent(message))
-        }
+        Err(SendError::for_status(status.as_u16(), message))
     }
 }
 
-/// `sha256=<hex HMAC-SHA256 of the body>`, as GitHub signs its webhooks and
-/// as Ishara's own generic gateway checks them.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+/// `sha256=<hex HMAC-SHA256 of the body>`, as GitHub signs its webhooks:
+/// the same signature Ishara's generic gateway checks on the way in.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", body_signature(secret, body))
 }
 
 #[cfg(test)]
@@ -86,7 +75,7 @@ mod tests {
     fn the_signature_is_the_hmac_of_the_body() {
         // Worked out with: printf '{"text":"hi"}' | openssl dgst -sha256 -hmac s3cret
         assert_eq!(
-            signature(b"s3cret", br#"{"text":"hi"}"#),
+            signature("s3cret", br#"{"text":"hi"}"#),
             "sha256=033b6215e0418d45ead2c73e9d3059b3efba91da4d5f556dc6aa782294cff195"
         );
     }

@@ -201,6 +201,13 @@ pub trait Store: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<NotificationClaim, StoreError>;
 
+    /// Keeps a claim this notifier holds from running out while it waits.
+    async fn renew_notification(
+        &self,
+        key: &NotificationKey,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Records an attempt and, in the same transaction, what it leaves the
     /// notification: sent, dead, or still ours until `lease_until`.
     async fn record_attempt(

@@ -558,6 +558,26 @@ macro_rules! sql_store {
                 })
             }
 
+            async fn renew_notification(
+                &self,
+                key: &NotificationKey,
+                lease_until: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE notifications SET lease_until = $5
+                     WHERE alert_id = $1 AND transition = $2 AND channel = $3 AND recipient = $4
+                       AND state = 'sending'",
+                )
+                .bind(&key.alert_id)
+                .bind(key.transition.as_str())
+                .bind(&key.channel)
+                .bind(&key.recipient)
+                .bind(lease_until)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn record_attempt(
                 &self,
                 key: &NotificationKey,

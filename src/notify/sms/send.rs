@@ -230,16 +230,6 @@ impl SendError {
     }
 }
 
-/// The error kind an HTTP status calls for: only overload and server
-/// faults can go away by themselves.
-fn by_status(status: StatusCode) -> fn(String) -> SendError {
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        SendError::Transient
-    } else {
-        SendError::Permanent
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct SmsSender {
     provider: Provider,
@@ -353,11 +343,7 @@ impl SmsSender {
         let (status, body) = self.post_form(NAME, request, body).await?;
         if !status.is_success() {
             // AT answers a failed request in plain text, not JSON.
-            return Err(by_status(status)(format!(
-                "{NAME}: HTTP {}: {}",
-                status.as_u16(),
-                snippet(&body)
-            )));
+            return Err(http_failure(NAME, status, &snippet(&body)));
         }
         let reply: AtReply =
             serde_json::from_str(&body).map_err(|_| unreadable_acceptance(NAME, status, &body))?;
@@ -384,11 +370,7 @@ impl SmsSender {
         let request = self.client.post(url);
         let (status, body) = self.post_form(NAME, request, body).await?;
         if !status.is_success() {
-            return Err(by_status(status)(format!(
-                "{NAME}: HTTP {}: {}",
-                status.as_u16(),
-                snippet(&body)
-            )));
+            return Err(http_failure(NAME, status, &snippet(&body)));
         }
         let reply: VonageReply =
             serde_json::from_str(&body).map_err(|_| unreadable_acceptance(NAME, status, &body))?;
@@ -421,27 +403,28 @@ impl SmsSender {
                 status.as_u16(),
                 describe(e)
             ))),
-            Err(e) => Err(by_status(status)(format!(
-                "{name}: HTTP {}: {}",
-                status.as_u16(),
-                describe(e)
-            ))),
+            Err(e) => Err(http_failure(name, status, &describe(e))),
         }
     }
 }
 
 /// Only E.164 is accepted, so a local number never goes out misrouted.
 fn check_recipient(to: &str) -> Result<(), SendError> {
-    let ok = to.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-    });
-    if ok {
+    if crate::phone::is_e164(to) {
         Ok(())
     } else {
         Err(SendError::Permanent(
             "recipient is not an E.164 number such as +254712345678".into(),
         ))
     }
+}
+
+/// A refused request, retried or not as its status calls for.
+fn http_failure(name: &str, status: StatusCode, detail: &str) -> SendError {
+    SendError::for_status(
+        status.as_u16(),
+        format!("{name}: HTTP {}: {detail}", status.as_u16()),
+    )
 }
 
 fn trim_base(base: &str) -> &str {
@@ -539,11 +522,7 @@ const TWILIO_TOO_MANY_REQUESTS: i64 = 20429;
 fn twilio_error(status: StatusCode, body: &str) -> SendError {
     let problem = serde_json::from_str::<TwilioProblem>(body).ok();
     let code = problem.as_ref().and_then(|p| p.code.as_ref());
-    let kind = if code.and_then(scalar_int) == Some(TWILIO_TOO_MANY_REQUESTS) {
-        SendError::Transient
-    } else {
-        by_status(status)
-    };
+    let throttled = code.and_then(scalar_int) == Some(TWILIO_TOO_MANY_REQUESTS);
     let mut message = format!("twilio: HTTP {}", status.as_u16());
     if let Some(code) = code {
         message.push_str(&format!(", error {}", scalar_text(code)));
@@ -561,7 +540,11 @@ fn twilio_error(status: StatusCode, body: &str) -> SendError {
         message.push_str(": ");
         message.push_str(&text);
     }
-    kind(message)
+    if throttled {
+        SendError::Transient(message)
+    } else {
+        SendError::for_status(status.as_u16(), message)
+    }
 }
 
 #[derive(Deserialize)]
