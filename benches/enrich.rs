@@ -115,10 +115,11 @@ fn main() -> anyhow::Result<()> {
     for &threads in &settings.threads {
         let run = runtime.block_on(worker_run(&settings, &reports, threads))?;
         println!(
-            "worker ({threads} thread{}): {:>9.0} reports/s wall, {:.2} CPU-s for {} reports = {:.0} reports per CPU-second ({:.0} % of lingua alone per core), peak RSS {} MiB",
+            "worker ({threads} thread{}): {:>9.0} reports/s wall, {:.2} CPU-s ({:.2} in the kernel) for {} reports = {:.0} reports per CPU-second ({:.0} % of lingua alone per core), peak RSS {} MiB",
             if threads == 1 { "" } else { "s" },
             run.reports as f64 / run.wall.as_secs_f64(),
             run.cpu.as_secs_f64(),
+            run.system.as_secs_f64(),
             run.reports,
             run.reports as f64 / run.cpu.as_secs_f64(),
             100.0 * run.reports as f64 / run.cpu.as_secs_f64() / raw,
@@ -187,6 +188,8 @@ struct WorkerRun {
     reports: usize,
     wall: Duration,
     cpu: Duration,
+    /// The part of `cpu` spent in the kernel (sockets, wake-ups, memory).
+    system: Duration,
     peak_rss_mib: u64,
 }
 
@@ -227,7 +230,7 @@ async fn worker_run(
     let pid = child.id().context("worker pid")?;
     let mut db = sqlx::PgConnection::connect(&database.url).await?;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let mut first: Option<(Instant, Duration)> = None;
+    let mut first: Option<(Instant, CpuTime)> = None;
     let outcome = loop {
         anyhow::ensure!(Instant::now() < deadline, "the worker took over 10 minutes");
         if let Some(status) = child.try_wait()? {
@@ -239,11 +242,13 @@ async fn worker_run(
         }
         if stored >= reports.len() as i64 {
             let (t0, cpu0) = first.expect("set above");
+            let cpu1 = cpu_time(pid)?;
             // Reports stored before `first` was taken are not counted.
             break WorkerRun {
                 reports: reports.len(),
                 wall: t0.elapsed(),
-                cpu: cpu_time(pid)? - cpu0,
+                cpu: cpu1.total() - cpu0.total(),
+                system: cpu1.system - cpu0.system,
                 peak_rss_mib: peak_rss_mib(pid).unwrap_or(0),
             };
         }
@@ -269,8 +274,20 @@ async fn count(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
     Ok(count)
 }
 
-/// User plus system CPU time of a process, from /proc/PID/stat.
-fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+#[derive(Clone, Copy)]
+struct CpuTime {
+    user: Duration,
+    system: Duration,
+}
+
+impl CpuTime {
+    fn total(self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// User and system CPU time of a process, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> anyhow::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat
@@ -279,10 +296,17 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
         .1
         .split_whitespace()
         .collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
     // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc_sysconf_clk_tck() };
-    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+    let per_second = unsafe { libc_sysconf_clk_tck() } as f64;
+    let seconds = |field: &str| -> anyhow::Result<Duration> {
+        Ok(Duration::from_secs_f64(
+            field.parse::<u64>()? as f64 / per_second,
+        ))
+    };
+    Ok(CpuTime {
+        user: seconds(fields[11])?,
+        system: seconds(fields[12])?,
+    })
 }
 
 /// CLK_TCK is 100 on every Linux we run on; asking avoids assuming it.

@@ -22,10 +22,9 @@ use hmac::{Hmac, Mac};
 use ishara::ingest::{Message, Normalizer};
 use ishara::phone::PhoneNormalizer;
 use ishara::queue::amqp::{Names, declare};
+use ishara::queue::batch;
 use ishara::report::Source;
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueuePurgeOptions,
-};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -158,27 +157,28 @@ impl Broker {
         self.connection.create_channel().await
     }
 
-    /// Ready messages, to check accepted reports reached the broker rather
-    /// than the service's disk spool.
-    async fn count(&self, names: &Names) -> anyhow::Result<u32> {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let queue = self
-            .channel()
+    /// Takes every message off the queue: (messages, reports they carry).
+    async fn drain(&self, names: &Names) -> anyhow::Result<(u64, u64)> {
+        let channel = self.channel().await?;
+        let (mut messages, mut reports) = (0, 0);
+        while let Some(message) = channel
+            .basic_get(&names.queue, BasicGetOptions { no_ack: true })
             .await?
-            .queue_declare(&names.queue, passive, FieldTable::default())
-            .await?;
-        Ok(queue.message_count())
-    }
-
-    async fn purge(&self, names: &Names) -> anyhow::Result<()> {
-        self.channel()
-            .await?
-            .queue_purge(&names.queue, QueuePurgeOptions::default())
-            .await?;
-        Ok(())
+        {
+            let delivery = message.delivery;
+            let grouped = delivery
+                .properties
+                .content_type()
+                .as_ref()
+                .is_some_and(|t| t.as_str() == batch::CONTENT_TYPE);
+            messages += 1;
+            reports += if grouped {
+                batch::decode(&delivery.data)?.len() as u64
+            } else {
+                1
+            };
+        }
+        Ok((messages, reports))
     }
 
     async fn delete(&self, names: &Names) {
@@ -330,8 +330,8 @@ async fn measure_service(
         println!("service half rate: skipped, nothing was accepted at peak");
         return Ok((peak, None));
     }
-    // Each phase starts from an empty queue, as the baseline did.
-    broker.purge(names).await?;
+    // Each phase starts from an empty queue, as the baseline did: the
+    // count above emptied it.
     let rate = peak.rate() / 2.0;
     let half = open_loop(twilio, settings.concurrency, rate, settings.duration).await?;
     half.print(
@@ -342,14 +342,20 @@ async fn measure_service(
     Ok((peak, Some(half)))
 }
 
+/// Empties the queue, checking that what the service accepted reached
+/// the broker rather than its disk spool. The service sends reports that
+/// arrive together as one message, so messages and reports are counted.
 async fn report_queued(broker: &Broker, names: &Names, phase: &Phase) -> anyhow::Result<()> {
-    let queued = broker.count(names).await?;
-    let note = if u64::from(queued) < phase.tally.ok {
+    let (messages, reports) = broker.drain(names).await?;
+    let note = if reports < phase.tally.ok {
         "  (fewer than accepted: the service spooled to disk, figures are not the broker path)"
     } else {
         ""
     };
-    println!("  queue holds {queued} messages{note}");
+    println!(
+        "  queue held {reports} reports in {messages} messages ({:.1} per message){note}",
+        reports as f64 / messages.max(1) as f64
+    );
     Ok(())
 }
 

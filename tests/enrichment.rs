@@ -212,6 +212,72 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_report_in_a_grouped_message_is_dead_lettered_alone_and_the_rest_stored() {
+    let (d, _) = Deployed::start(None).await;
+    let garbage = b"not a report".to_vec();
+    let refused = queued("nul-2", "Flood at the river\u{0} bank");
+    let group = [
+        queued("grouped-1", "Flood at the river"),
+        garbage.clone(),
+        refused.clone(),
+        queued("grouped-2", "Road closed at the bridge"),
+    ];
+    let payloads: Vec<&[u8]> = group.iter().map(Vec::as_slice).collect();
+    publish_grouped(&amqp_url(), &d.prefix, &payloads).await;
+    let stored = d.app.wait_for_reports(2).await;
+    let mut ids: Vec<&str> = stored
+        .iter()
+        .map(|r| r["source_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["grouped-1", "grouped-2"]);
+    let letters = d.app.wait_for_dead_letters_n(2).await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(letters[0].payload, garbage, "each bad report alone");
+    assert!(
+        letters[0].reason.starts_with("not a report"),
+        "{}",
+        letters[0].reason
+    );
+    assert_eq!(letters[1].payload, refused);
+    assert!(
+        letters[1].reason.contains("database refused"),
+        "{}",
+        letters[1].reason
+    );
+
+    // The grouped message was acknowledged: once its consumer is gone
+    // nothing comes back to the queue.
+    let prefix = d.prefix.clone();
+    drop(d.app);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        ready_reports(&prefix).await,
+        0,
+        "the grouped message was settled"
+    );
+    delete_amqp(&amqp_url(), &prefix).await;
+}
+
+async fn ready_reports(prefix: &str) -> u32 {
+    let names = ishara::queue::amqp::Names::new(prefix, "reports");
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let queue = channel
+        .queue_declare(&names.queue, passive, Default::default())
+        .await
+        .unwrap();
+    conn.close(200, "counted").await.unwrap();
+    queue.message_count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_holds_reports_until_it_is_back_and_stores_each_once() {
     let db = TestDatabase::create().await;
     let proxy = Proxy::start(amqp_target(&db.url)).await;

@@ -49,6 +49,9 @@ trait Backend: Send + Sync {
     /// are once a real process has exited. Panics if they never go.
     async fn wait_for_consumers_to_go(&self);
 
+    /// Whether publishes made at the same time share a message.
+    fn groups(&self) -> bool;
+
     /// A new process on the same queue, after the old one stopped.
     async fn restart(&self) -> Arc<dyn ReportQueue> {
         self.wait_for_consumers_to_go().await;
@@ -97,8 +100,13 @@ impl Rabbit {
 
 #[async_trait]
 impl Backend for Rabbit {
+    fn groups(&self) -> bool {
+        true
+    }
+
+    /// As the reports queue is opened in production: grouping.
     async fn open(&self) -> Arc<dyn ReportQueue> {
-        let queue = AmqpQueue::new(&self.url, self.names());
+        let queue = AmqpQueue::grouping(&self.url, self.names());
         queue.connect().await.expect("RabbitMQ answers");
         queue
     }
@@ -153,6 +161,10 @@ impl Local {
 
 #[async_trait]
 impl Backend for Local {
+    fn groups(&self) -> bool {
+        false
+    }
+
     async fn open(&self) -> Arc<dyn ReportQueue> {
         LocalQueue::open(&self.path()).await.expect("local queue")
     }
@@ -476,6 +488,77 @@ async fn prefetch_bounds_unacknowledged_deliveries(backend: &dyn Backend) {
     assert_quiet(&mut rx).await;
 }
 
+/// Publishes made at the same time each arrive once. A queue that groups
+/// them sends fewer messages than payloads; the consumer sees every
+/// payload through `Delivery::payloads`, and settles a message as one.
+async fn concurrent_publishes_each_arrive_once(backend: &dyn Backend) {
+    let queue = backend.open().await;
+    let sent = payloads("together", 50);
+    let publishes = sent.iter().map(|payload| queue.publish(payload));
+    for published in futures_util::future::join_all(publishes).await {
+        published.expect("publish");
+    }
+    let mut rx = queue.consume(64).await.expect("consume");
+    let mut deliveries = vec![next(&mut rx).await];
+    let mut got: Vec<String> = Vec::new();
+    while got.len() < sent.len() {
+        let d = deliveries.last().expect("one at least");
+        got.extend(d.payloads().expect("well formed").into_iter().map(show));
+        if got.len() < sent.len() {
+            deliveries.push(next(&mut rx).await);
+        }
+    }
+    let mut want: Vec<String> = sent.iter().map(|p| show(p)).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every payload once");
+    if backend.groups() {
+        assert!(
+            deliveries.len() < sent.len(),
+            "{} messages for {} payloads published together",
+            deliveries.len(),
+            sent.len()
+        );
+    }
+    for d in deliveries {
+        d.ack().await.expect("ack");
+    }
+    assert_quiet(&mut rx).await;
+}
+
+/// `dead_letter_one` parks a copy of one payload with its reason and leaves
+/// the message owed: it is acknowledged (or comes again) as a whole.
+async fn dead_letter_one_parks_a_copy_and_leaves_the_message_owed(backend: &dyn Backend) {
+    let queue = backend.open().await;
+    let sent = payloads("copy", 1);
+    queue.publish(&sent[0]).await.expect("publish");
+    let mut rx = queue.consume(8).await.expect("consume");
+    let d = next(&mut rx).await;
+    let bad = b"{\"n\": \"not a report\"}".to_vec();
+    d.dead_letter_one(&bad, "not a report: missing field `id`")
+        .await
+        .expect("dead-letter one");
+    let want = vec![(show(&bad), "not a report: missing field `id`".to_owned())];
+    assert_eq!(peek(&*queue, 10).await, want);
+
+    let later = b"published after the consumer stopped".to_vec();
+    drop(d);
+    let queue = stop_and_restart(backend, queue, rx, &later).await;
+    let mut rx = queue.consume(8).await.expect("consume");
+    let again = next(&mut rx).await;
+    assert_eq!(
+        show(&again.payload),
+        show(&sent[0]),
+        "still owed, so it came again"
+    );
+    again.ack().await.expect("ack");
+    let d = next(&mut rx).await;
+    assert_eq!(show(&d.payload), show(&later));
+    d.ack().await.expect("ack");
+    assert_quiet(&mut rx).await;
+    assert_eq!(peek(&*queue, 10).await, want, "the copy stays parked");
+}
+
 // ------------------------------------------------------------------- tests
 
 macro_rules! conformance {
@@ -511,3 +594,5 @@ conformance!(prefetch_bounds_unacknowledged_deliveries);
 
 conformance!(unacked_delivery_comes_again_when_an_idle_consumer_stops);
 conformance!(dead_letters_is_a_stable_oldest_first_view);
+conformance!(concurrent_publishes_each_arrive_once);
+conformance!(dead_letter_one_parks_a_copy_and_leaves_the_message_owed);

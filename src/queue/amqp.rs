@@ -5,7 +5,7 @@
 //! per back-off interval, so a broker outage costs callers one quick
 //! `Unavailable` instead of a hang, and no restart is needed after it.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,10 +18,10 @@ use lapin::options::{
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 
 use super::ack_window::AckWindow;
-use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue};
+use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue, batch};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A confirm slower than this is treated as a failure (and the message
@@ -33,6 +33,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// itself: a message that crashes workers must not loop for ever.
 const DELIVERY_LIMIT: i64 = 20;
 pub const REASON_HEADER: &str = "x-ishara-reason";
+const JSON: &str = "application/json";
+
+/// Grouped messages the broker may be confirming at once. While they are
+/// in flight, new publishes wait and go out together in the next one: a
+/// lone publish leaves at once, a crowd shares one message. Four keeps
+/// the broker busy through the wait for a confirm.
+const GROUPS_IN_FLIGHT: usize = 1;
+/// Bounds on one grouped message, so that a crowd of publishes still
+/// leaves in messages a worker's prefetch window can hold a few of.
+const GROUP_MAX_PAYLOADS: usize = 128;
+const GROUP_MAX_BYTES: usize = 1 << 20;
 
 /// Queue and exchange names under one prefix.
 #[derive(Debug, Clone)]
@@ -59,6 +70,19 @@ pub struct AmqpQueue {
     /// read lock rather than the reconnection mutex.
     current: RwLock<Option<Channel>>,
     link: Mutex<Link>,
+    /// Set when publishes are grouped (see [`batch`]): where they wait.
+    grouping: Option<Grouping>,
+}
+
+struct Grouping {
+    queue: Weak<AmqpQueue>,
+    waiting: OnceLock<mpsc::UnboundedSender<Waiting>>,
+}
+
+/// A publish waiting for its group's confirm.
+struct Waiting {
+    payload: Vec<u8>,
+    confirmed: oneshot::Sender<Result<(), QueueError>>,
 }
 
 #[derive(Default)]
@@ -70,13 +94,32 @@ struct Link {
 }
 
 impl AmqpQueue {
+    /// A queue that sends one message per publish.
     pub fn new(url: &str, names: Names) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::unshared(url, names, None))
+    }
+
+    /// A queue that sends publishes made at the same time as one message
+    /// (see [`batch`]); its consumers must read them with
+    /// [`Delivery::payloads`].
+    pub fn grouping(url: &str, names: Names) -> Arc<Self> {
+        Arc::new_cyclic(|queue| {
+            let grouping = Grouping {
+                queue: queue.clone(),
+                waiting: OnceLock::new(),
+            };
+            Self::unshared(url, names, Some(grouping))
+        })
+    }
+
+    fn unshared(url: &str, names: Names, grouping: Option<Grouping>) -> Self {
+        Self {
             url: url.to_owned(),
             names,
             current: RwLock::new(None),
             link: Mutex::new(Link::default()),
-        })
+            grouping,
+        }
     }
 
     /// Connects now, declaring the topology; for start-up checks.
@@ -195,7 +238,13 @@ impl AmqpQueue {
                 names: self.names.clone(),
                 settled: false,
             };
-            let delivery = Delivery::new(delivery.data, delivery.redelivered, Box::new(acker));
+            let grouped = delivery
+                .properties
+                .content_type()
+                .as_ref()
+                .is_some_and(|t| t.as_str() == batch::CONTENT_TYPE);
+            let delivery = Delivery::new(delivery.data, delivery.redelivered, Box::new(acker))
+                .grouped(grouped);
             if deliveries.send(delivery).await.is_err() {
                 break;
             }
@@ -286,7 +335,7 @@ async fn publish_confirmed(
     payload: &[u8],
     headers: FieldTable,
 ) -> Result<(), QueueError> {
-    let confirm = start_publish(channel, exchange, routing_key, payload, headers).await?;
+    let confirm = start_publish(channel, exchange, routing_key, payload, JSON, headers).await?;
     await_confirm(confirm).await
 }
 
@@ -297,11 +346,12 @@ async fn start_publish(
     exchange: &str,
     routing_key: &str,
     payload: &[u8],
+    content_type: &str,
     headers: FieldTable,
 ) -> Result<lapin::publisher_confirm::PublisherConfirm, QueueError> {
     let properties = BasicProperties::default()
         .with_delivery_mode(2)
-        .with_content_type(ShortString::from("application/json"))
+        .with_content_type(ShortString::from(content_type))
         .with_headers(headers);
     let confirm = channel
         .basic_publish(
@@ -338,9 +388,117 @@ async fn await_confirm(
     }
 }
 
+impl Grouping {
+    async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
+        let stopped = || QueueError::unavailable("the publisher has stopped");
+        let (confirmed, confirm) = oneshot::channel();
+        let waiting = Waiting {
+            payload: payload.to_vec(),
+            confirmed,
+        };
+        self.waiting
+            .get_or_init(|| {
+                let (sender, waiting) = mpsc::unbounded_channel();
+                tokio::spawn(publish_groups(self.queue.clone(), waiting));
+                sender
+            })
+            .send(waiting)
+            .map_err(|_| stopped())?;
+        confirm.await.map_err(|_| stopped())?
+    }
+}
+
+/// Sends what is waiting as one message whenever fewer than
+/// [`GROUPS_IN_FLIGHT`] are unconfirmed, and answers each publish with its
+/// message's confirm. Messages leave in order, so reports keep theirs.
+async fn publish_groups(queue: Weak<AmqpQueue>, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
+    let in_flight = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
+    while let Some(first) = waiting.recv().await {
+        let Ok(slot) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let group = take_group(first, &mut waiting);
+        let Some(queue) = queue.upgrade() else {
+            return;
+        };
+        let sent = queue.start_group(&group).await;
+        drop(queue);
+        tokio::spawn(async move {
+            let outcome = match sent {
+                Ok(confirm) => await_confirm(confirm).await,
+                Err(e) => Err(e),
+            };
+            for publish in group {
+                let _ = publish.confirmed.send(outcome.clone());
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// The first waiting publish and as many more as are waiting, within the
+/// bounds of one message.
+fn take_group(first: Waiting, waiting: &mut mpsc::UnboundedReceiver<Waiting>) -> Vec<Waiting> {
+    let mut bytes = first.payload.len();
+    let mut group = vec![first];
+    while group.len() < GROUP_MAX_PAYLOADS && bytes < GROUP_MAX_BYTES {
+        match waiting.try_recv() {
+            Ok(next) => {
+                bytes += next.payload.len();
+                group.push(next);
+            }
+            Err(_) => break,
+        }
+    }
+    group
+}
+
+impl AmqpQueue {
+    /// Sends a group: one plain message if it is alone, else one batch.
+    async fn start_group(
+        &self,
+        group: &[Waiting],
+    ) -> Result<lapin::publisher_confirm::PublisherConfirm, QueueError> {
+        let channel = self.channel().await?;
+        let sent = match group {
+            [one] => {
+                start_publish(
+                    &channel,
+                    "",
+                    &self.names.queue,
+                    &one.payload,
+                    JSON,
+                    FieldTable::default(),
+                )
+                .await
+            }
+            many => {
+                let payloads: Vec<&[u8]> = many.iter().map(|w| w.payload.as_slice()).collect();
+                let body = batch::encode(&payloads);
+                start_publish(
+                    &channel,
+                    "",
+                    &self.names.queue,
+                    &body,
+                    batch::CONTENT_TYPE,
+                    FieldTable::default(),
+                )
+                .await
+            }
+        };
+        if sent.is_err() && !channel.status().connected() {
+            self.forget(&channel).await;
+        }
+        sent
+    }
+}
+
 #[async_trait]
 impl ReportQueue for AmqpQueue {
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
+        if let Some(grouping) = &self.grouping {
+            return grouping.publish(payload).await;
+        }
         let channel = self.channel().await?;
         let result = publish_confirmed(
             &channel,
@@ -366,6 +524,7 @@ impl ReportQueue for AmqpQueue {
                     "",
                     &self.names.queue,
                     payload,
+                    JSON,
                     FieldTable::default(),
                 )
                 .await?;
@@ -385,12 +544,7 @@ impl ReportQueue for AmqpQueue {
 
     async fn consume(&self, prefetch: u16) -> anyhow::Result<mpsc::Receiver<Delivery>> {
         let (tx, rx) = mpsc::channel(prefetch as usize);
-        let this = Self {
-            url: self.url.clone(),
-            names: self.names.clone(),
-            current: RwLock::new(None),
-            link: Mutex::new(Link::default()),
-        };
+        let this = Self::unshared(&self.url, self.names.clone(), None);
         tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;
             while !tx.is_closed() {
@@ -469,6 +623,13 @@ impl Acknowledge for AmqpAcker {
     /// Republishes to the dead-letter exchange with the reason, confirmed,
     /// and only then acks: a plain reject would lose the reason.
     async fn dead_letter(mut self: Box<Self>, payload: &[u8], reason: &str) -> anyhow::Result<()> {
+        self.dead_letter_copy(payload, reason).await?;
+        self.settled = true;
+        self.window.ack(self.tag).await;
+        Ok(())
+    }
+
+    async fn dead_letter_copy(&self, payload: &[u8], reason: &str) -> anyhow::Result<()> {
         let mut headers = FieldTable::default();
         headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
         publish_confirmed(
@@ -479,8 +640,6 @@ impl Acknowledge for AmqpAcker {
             headers,
         )
         .await?;
-        self.settled = true;
-        self.window.ack(self.tag).await;
         Ok(())
     }
 }

@@ -180,4 +180,13 @@ impl Acknowledge for LocalAcker {
             .await?;
         Ok(())
     }
+
+    async fn dead_letter_copy(&self, payload: &[u8], reason: &str) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO queue (payload, state, reason) VALUES ($1, 'dead', $2)")
+            .bind(payload)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

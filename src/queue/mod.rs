@@ -4,6 +4,7 @@
 
 mod ack_window;
 pub mod amqp;
+pub mod batch;
 pub mod local;
 pub mod spool;
 pub mod spooled;
@@ -11,7 +12,7 @@ pub mod spooled;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// The queue cannot take the message now; nothing was stored. Callers
     /// may spool it and try again.
@@ -61,8 +62,10 @@ pub trait ReportQueue: Send + Sync {
 /// One message handed to a consumer; it stays owed until acknowledged or
 /// dead-lettered.
 pub struct Delivery {
+    /// The message's body: one payload, or several if [`Self::grouped`].
     pub payload: Vec<u8>,
     pub redelivered: bool,
+    grouped: bool,
     acker: Box<dyn Acknowledge>,
 }
 
@@ -71,7 +74,23 @@ impl Delivery {
         Self {
             payload,
             redelivered,
+            grouped: false,
             acker,
+        }
+    }
+
+    /// Marks a message that holds several payloads (see [`batch`]).
+    pub fn grouped(self, grouped: bool) -> Self {
+        Self { grouped, ..self }
+    }
+
+    /// What was published: the message is settled as one, after all of
+    /// them are dealt with.
+    pub fn payloads(&self) -> Result<Vec<&[u8]>, batch::BatchError> {
+        if self.grouped {
+            batch::decode(&self.payload)
+        } else {
+            Ok(vec![&self.payload])
         }
     }
 
@@ -85,10 +104,18 @@ impl Delivery {
     pub async fn dead_letter(self, reason: &str) -> anyhow::Result<()> {
         self.acker.dead_letter(&self.payload, reason).await
     }
+
+    /// One of a grouped message's payloads can never be processed: park a
+    /// copy of it, with the reason. The message itself stays owed, so the
+    /// others are not held back by it.
+    pub async fn dead_letter_one(&self, payload: &[u8], reason: &str) -> anyhow::Result<()> {
+        self.acker.dead_letter_copy(payload, reason).await
+    }
 }
 
 #[async_trait]
 pub trait Acknowledge: Send + Sync {
     async fn ack(self: Box<Self>) -> anyhow::Result<()>;
     async fn dead_letter(self: Box<Self>, payload: &[u8], reason: &str) -> anyhow::Result<()>;
+    async fn dead_letter_copy(&self, payload: &[u8], reason: &str) -> anyhow::Result<()>;
 }

@@ -8,7 +8,6 @@
 
 mod parts;
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,9 +125,13 @@ impl Enrich {
         let enricher = self.0.clone();
         let count = reports.len();
         let enriched = tokio::task::spawn_blocking(move || {
+            let enrichments = enricher.enrich_batch(&reports);
             reports
                 .into_iter()
-                .map(|report| enrich_one(&enricher, report))
+                .zip(enrichments)
+                .map(|(report, enrichment)| {
+                    enrichment.map(|enrichment| EnrichedReport { report, enrichment })
+                })
                 .collect::<Vec<_>>()
         })
         .await;
@@ -143,79 +146,150 @@ impl Enrich {
     }
 }
 
-fn enrich_one(enricher: &Enricher, report: IncomingReport) -> Result<EnrichedReport, String> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| enricher.enrich(&report))) {
-        Ok(enrichment) => Ok(EnrichedReport { report, enrichment }),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
-            Err(format!("enrichment failed: {what}"))
+/// Handles what the queue had ready. A delivery may hold several reports
+/// (the API groups those that arrive together); it is settled once all of
+/// them are stored or set aside.
+async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Engine, batch: Vec<Delivery>) {
+    let mut owed: Vec<Owed> = batch.into_iter().map(Owed::new).collect();
+    let mut wholes = Vec::new();
+    for (message, debt) in owed.iter_mut().enumerate() {
+        for (index, parsed) in debt.reports() {
+            match parsed {
+                Err(reason) => debt.refuse(index, reason),
+                Ok(report) if report.part.is_some() => {
+                    match retrying(|| parts::store_part(store, enrich, &report)).await {
+                        Ok(Some((whole, inserted))) => count(rules, &[(&whole, inserted)]).await,
+                        Ok(None) => {}
+                        Err(e) => debt.refuse(index, e.to_string()),
+                    }
+                }
+                Ok(report) => wholes.push(((message, index), report)),
+            }
         }
+    }
+    if !wholes.is_empty() {
+        let (sources, reports): (Vec<Source>, Vec<IncomingReport>) = wholes.into_iter().unzip();
+        let mut ready = Vec::with_capacity(reports.len());
+        for (source, enriched) in sources.into_iter().zip(enrich.all(reports).await) {
+            match enriched {
+                Ok(enriched) => ready.push((source, enriched)),
+                Err(reason) => owed[source.0].refuse(source.1, reason),
+            }
+        }
+        for ((message, index), reason) in store_batch(store, rules, ready).await {
+            owed[message].refuse(index, reason);
+        }
+    }
+    for debt in owed {
+        debt.settle().await;
     }
 }
 
-async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Engine, batch: Vec<Delivery>) {
-    let mut wholes = Vec::with_capacity(batch.len());
-    for delivery in batch {
-        match serde_json::from_slice::<IncomingReport>(&delivery.payload) {
-            Err(e) => dead_letter(delivery, &format!("not a report: {e}")).await,
-            Ok(report) if report.part.is_some() => {
-                let outcome = retrying(|| parts::store_part(store, enrich, &report)).await;
-                if let Ok(Some((whole, inserted))) = &outcome {
-                    count(rules, &[(whole, *inserted)]).await;
-                }
-                settle(delivery, outcome.map(|_| ())).await;
-            }
-            Ok(report) => wholes.push((delivery, report)),
-        }
-    }
-    if wholes.is_empty() {
-        return;
-    }
-    let (deliveries, reports): (Vec<Delivery>, Vec<IncomingReport>) = wholes.into_iter().unzip();
-    let mut ready = Vec::with_capacity(reports.len());
-    for (delivery, enriched) in deliveries.into_iter().zip(enrich.all(reports).await) {
-        match enriched {
-            Ok(enriched) => ready.push((delivery, enriched)),
-            Err(reason) => dead_letter(delivery, &reason).await,
-        }
-    }
-    store_batch(store, rules, ready).await;
+/// Where a report came from: its delivery in the batch, and its place in
+/// that delivery.
+type Source = (usize, usize);
+
+/// A delivery and the reports in it that could not be stored, with why.
+struct Owed {
+    delivery: Delivery,
+    refused: Vec<(usize, String)>,
 }
+
+impl Owed {
+    fn new(delivery: Delivery) -> Self {
+        Self {
+            delivery,
+            refused: Vec::new(),
+        }
+    }
+
+    /// Each report in the delivery, or why it is not one. A body that does
+    /// not split into payloads is refused whole.
+    fn reports(&mut self) -> Vec<(usize, Result<IncomingReport, String>)> {
+        match self.delivery.payloads() {
+            Ok(payloads) => payloads
+                .into_iter()
+                .map(|payload| {
+                    serde_json::from_slice::<IncomingReport>(payload)
+                        .map_err(|e| format!("not a report: {e}"))
+                })
+                .enumerate()
+                .collect(),
+            Err(e) => {
+                self.refused.push((WHOLE, e.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn refuse(&mut self, index: usize, reason: String) {
+        self.refused.push((index, reason));
+    }
+
+    /// Acknowledges the delivery once every report in it is stored. A
+    /// refused report is dead-lettered: the whole message if it is alone in
+    /// it, else a copy of it alone, and then the rest is acknowledged.
+    async fn settle(self) {
+        let Self { delivery, refused } = self;
+        let Some((_, first_reason)) = refused.first() else {
+            return ack(delivery).await;
+        };
+        let payloads = delivery.payloads().unwrap_or_default();
+        if payloads.len() <= 1 || refused.iter().any(|(index, _)| *index == WHOLE) {
+            return dead_letter(delivery, first_reason).await;
+        }
+        for (index, reason) in &refused {
+            tracing::error!(%reason, "dead-lettering one report of a grouped message");
+            if let Err(e) = delivery.dead_letter_one(payloads[*index], reason).await {
+                // Unsettled, the message comes again; what was stored of
+                // it is then a duplicate.
+                tracing::error!(error = %e, "could not dead-letter; the message will come again");
+                return;
+            }
+        }
+        ack(delivery).await
+    }
+}
+
+/// Stands for the whole message in [`Owed::refused`].
+const WHOLE: usize = usize::MAX;
 
 /// Stores a batch in one statement. If the database refuses it, each
-/// report is tried alone so that only the one it refuses is dead-lettered.
-async fn store_batch(store: &dyn Store, rules: &Engine, batch: Vec<(Delivery, EnrichedReport)>) {
-    let (deliveries, reports): (Vec<Delivery>, Vec<EnrichedReport>) = batch.into_iter().unzip();
+/// report is tried alone so that only the one it refuses is set aside.
+/// Returns the refused reports with the reason.
+async fn store_batch(
+    store: &dyn Store,
+    rules: &Engine,
+    batch: Vec<(Source, EnrichedReport)>,
+) -> Vec<(Source, String)> {
+    let (sources, reports): (Vec<Source>, Vec<EnrichedReport>) = batch.into_iter().unzip();
+    if reports.is_empty() {
+        return Vec::new();
+    }
     match retrying(|| store.insert_reports(&reports)).await {
         Ok(outcomes) => {
             let stored: Vec<(&EnrichedReport, Inserted)> =
                 reports.iter().zip(outcomes.iter().copied()).collect();
             count(rules, &stored).await;
-            for ((delivery, report), outcome) in deliveries.into_iter().zip(&reports).zip(outcomes)
-            {
-                log_stored(report, outcome);
-                settle(delivery, Ok(())).await;
-            }
+            stored
+                .iter()
+                .for_each(|(report, outcome)| log_stored(report, *outcome));
+            Vec::new()
         }
         Err(_) if reports.len() > 1 => {
-            for (delivery, report) in deliveries.into_iter().zip(&reports) {
-                let outcome = retrying(|| store.insert_report(report)).await;
-                if let Ok(outcome) = &outcome {
-                    log_stored(report, *outcome);
-                    count(rules, &[(report, *outcome)]).await;
+            let mut refused = Vec::new();
+            for (source, report) in sources.into_iter().zip(&reports) {
+                match retrying(|| store.insert_report(report)).await {
+                    Ok(outcome) => {
+                        log_stored(report, outcome);
+                        count(rules, &[(report, outcome)]).await;
+                    }
+                    Err(e) => refused.push((source, e.to_string())),
                 }
-                settle(delivery, outcome.map(|_| ())).await;
             }
+            refused
         }
-        Err(e) => {
-            for delivery in deliveries {
-                dead_letter(delivery, &e.to_string()).await;
-            }
-        }
+        Err(e) => sources.into_iter().map(|s| (s, e.to_string())).collect(),
     }
 }
 
@@ -275,15 +349,10 @@ where
     }
 }
 
-async fn settle(delivery: Delivery, stored: Result<(), StoreError>) {
-    match stored {
-        Ok(()) => {
-            if let Err(e) = delivery.ack().await {
-                // Stored but not acknowledged: it comes again and is a duplicate.
-                tracing::warn!(error = %e, "ack failed after store");
-            }
-        }
-        Err(e) => dead_letter(delivery, &e.to_string()).await,
+async fn ack(delivery: Delivery) {
+    if let Err(e) = delivery.ack().await {
+        // Stored but not acknowledged: it comes again and is a duplicate.
+        tracing::warn!(error = %e, "ack failed after store");
     }
 }
 

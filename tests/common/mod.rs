@@ -197,6 +197,23 @@ impl Proxy {
 /// Publishes straight onto a deployment's reports queue, past the API, as
 /// a broker redelivery or another producer would.
 pub async fn publish_raw(url: &str, prefix: &str, payloads: &[&[u8]]) {
+    let plain = lapin::BasicProperties::default().with_delivery_mode(2);
+    let messages: Vec<_> = payloads.iter().map(|p| (*p, plain.clone())).collect();
+    publish_messages(url, prefix, &messages).await;
+}
+
+/// Publishes the payloads as one grouped message, as the API sends
+/// reports that arrive together.
+pub async fn publish_grouped(url: &str, prefix: &str, payloads: &[&[u8]]) {
+    use ishara::queue::batch;
+    let body = batch::encode(payloads);
+    let grouped = lapin::BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(batch::CONTENT_TYPE.into());
+    publish_messages(url, prefix, &[(&body, grouped)]).await;
+}
+
+async fn publish_messages(url: &str, prefix: &str, messages: &[(&[u8], lapin::BasicProperties)]) {
     use lapin::options::BasicPublishOptions;
     let names = ishara::queue::amqp::Names::new(prefix, "reports");
     let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
@@ -204,14 +221,14 @@ pub async fn publish_raw(url: &str, prefix: &str, payloads: &[&[u8]]) {
         .unwrap();
     let channel = conn.create_channel().await.unwrap();
     channel.confirm_select(Default::default()).await.unwrap();
-    for payload in payloads {
+    for (payload, properties) in messages {
         channel
             .basic_publish(
                 "",
                 &names.queue,
                 BasicPublishOptions::default(),
                 payload,
-                lapin::BasicProperties::default().with_delivery_mode(2),
+                properties.clone(),
             )
             .await
             .unwrap()
@@ -384,10 +401,15 @@ impl TestApp {
 
     /// Waits up to 10 s for the worker to dead-letter something.
     pub async fn wait_for_dead_letters(&self) -> Vec<ishara::queue::DeadLetter> {
+        self.wait_for_dead_letters_n(1).await
+    }
+
+    /// Waits up to 10 s for the worker to dead-letter `n` messages.
+    pub async fn wait_for_dead_letters_n(&self, n: usize) -> Vec<ishara::queue::DeadLetter> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let letters = self.app_queue.dead_letters(10).await.unwrap();
-            if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            if letters.len() >= n || tokio::time::Instant::now() > deadline {
                 return letters;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
