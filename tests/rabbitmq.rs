@@ -99,6 +99,30 @@ async fn reports_flow_through_rabbitmq_into_postgres_once() {
     d.stop().await;
 }
 
+/// Requests that arrive together share broker messages; each still gets
+/// its 200 only on its message's confirm, and each is stored once, retries
+/// included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_at_once_are_each_stored_once() {
+    let d = Deployed::start(None).await;
+    let sids: Vec<String> = (0..40).map(|i| format!("SM{i:032}")).collect();
+    let posts = sids
+        .iter()
+        .chain(&sids[..10])
+        .map(|sid| post_twilio(&d.app, sid, "Cholera cases in Garissa"));
+    for res in futures_util::future::join_all(posts).await {
+        assert_eq!(res.status(), 200);
+    }
+    let reports = d.app.wait_for_reports(40).await;
+    let mut stored: Vec<&str> = reports
+        .iter()
+        .map(|r| r["source_id"].as_str().unwrap())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, sids, "each report once");
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_redelivered_by_the_broker_is_stored_once() {
     let d = Deployed::start(None).await;

