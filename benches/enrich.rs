@@ -6,6 +6,8 @@
 //! 3. the real `ishara worker` binary draining a RabbitMQ queue into a fresh
 //!    PostgreSQL database (dequeue → language → place → store → ack), with
 //!    its CPU time read from /proc so that its rate can be put per core.
+//!    The reports are queued as the API queues reports that arrive
+//!    together: grouped, up to 128 to a message.
 //!
 //! Settings (environment): ISHARA_BENCH_AMQP_URL, ISHARA_BENCH_DATABASE_URL
 //! (an existing database; a fresh one is created beside it and dropped),
@@ -206,14 +208,18 @@ async fn worker_run(
         "bench_enrich_{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let queue = AmqpQueue::new(&settings.amqp_url, Names::new(&prefix, "reports"));
+    // Queued as the API queues reports that arrive together: grouped.
+    let queue = AmqpQueue::grouping(&settings.amqp_url, Names::new(&prefix, "reports"));
     queue.connect().await?;
     let payloads: Vec<Vec<u8>> = reports
         .iter()
         .map(serde_json::to_vec)
         .collect::<Result<_, _>>()?;
     for chunk in payloads.chunks(1000) {
-        queue.publish_batch(chunk).await?;
+        let publishes = chunk.iter().map(|payload| queue.publish(payload));
+        for published in futures_util::future::join_all(publishes).await {
+            published?;
+        }
     }
     let data_dir = tempfile::tempdir()?;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ishara"))
