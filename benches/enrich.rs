@@ -6,8 +6,8 @@
 //! 3. the real `ishara worker` binary draining a RabbitMQ queue into a fresh
 //!    PostgreSQL database (dequeue → language → place → store → ack), with
 //!    its CPU time read from /proc so that its rate can be put per core.
-//!    The reports are queued as the API queues reports that arrive
-//!    together: grouped, up to 128 to a message.
+//!    The reports are queued once it consumes, as the API queues reports
+//!    that arrive together: grouped, up to 128 to a message.
 //!
 //! Settings (environment): ISHARA_BENCH_AMQP_URL, ISHARA_BENCH_DATABASE_URL
 //! (an existing database; a fresh one is created beside it and dropped),
@@ -89,6 +89,15 @@ fn main() -> anyhow::Result<()> {
         std::hint::black_box(detector.detect_raw(r.text.as_str()));
     });
     println!("lingua alone, 1 thread:          {raw:>9.0} texts/s");
+    for &threads in settings.threads.iter().filter(|&&t| t > 1) {
+        let (wall, per_cpu) = rate_on_threads(&reports, threads, |r| {
+            std::hint::black_box(detector.detect_raw(r.text.as_str()));
+        })?;
+        println!(
+            "lingua alone, {threads} threads: {wall:>9.0} texts/s wall, {per_cpu:.0} per CPU-second ({:.0} % of 1 thread): what lingua itself loses to sharing",
+            100.0 * per_cpu / raw
+        );
+    }
     let language = rate(&reports, |r| {
         std::hint::black_box(detector.detect(r.text.as_str(), sender_country(r)));
     });
@@ -186,6 +195,29 @@ fn rate(reports: &[IncomingReport], mut work: impl FnMut(&IncomingReport)) -> f6
     reports.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Items per second of `work` split over `threads` threads, wall and per
+/// CPU-second of this process.
+fn rate_on_threads(
+    reports: &[IncomingReport],
+    threads: usize,
+    work: impl Fn(&IncomingReport) + Sync,
+) -> anyhow::Result<(f64, f64)> {
+    reports.iter().take(reports.len() / 10).for_each(&work);
+    let share = reports.len().div_ceil(threads);
+    let (started, cpu0) = (Instant::now(), cpu_time(std::process::id())?);
+    std::thread::scope(|scope| {
+        for part in reports.chunks(share) {
+            scope.spawn(|| part.iter().for_each(&work));
+        }
+    });
+    let (wall, cpu) = (started.elapsed(), cpu_time(std::process::id())?);
+    let n = reports.len() as f64;
+    Ok((
+        n / wall.as_secs_f64(),
+        n / (cpu.total() - cpu0.total()).as_secs_f64(),
+    ))
+}
+
 struct WorkerRun {
     reports: usize,
     wall: Duration,
@@ -195,9 +227,11 @@ struct WorkerRun {
     peak_rss_mib: u64,
 }
 
-/// Queues every report, then lets the real worker binary drain them into
-/// a fresh database. Timing starts at the first stored report, so the
-/// worker's start (loading models) is not counted.
+/// Starts the real worker binary on an empty queue, waits until it
+/// consumes (its models loaded), then queues every report and lets it
+/// store them into a fresh database. Its CPU time is counted from the
+/// moment it consumes to the last report stored, so its start is left out
+/// and every report's work is in.
 async fn worker_run(
     settings: &Settings,
     reports: &[IncomingReport],
@@ -208,19 +242,14 @@ async fn worker_run(
         "bench_enrich_{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
+    let names = Names::new(&prefix, "reports");
     // Queued as the API queues reports that arrive together: grouped.
-    let queue = AmqpQueue::grouping(&settings.amqp_url, Names::new(&prefix, "reports"));
+    let queue = AmqpQueue::grouping(&settings.amqp_url, names.clone());
     queue.connect().await?;
     let payloads: Vec<Vec<u8>> = reports
         .iter()
         .map(serde_json::to_vec)
         .collect::<Result<_, _>>()?;
-    for chunk in payloads.chunks(1000) {
-        let publishes = chunk.iter().map(|payload| queue.publish(payload));
-        for published in futures_util::future::join_all(publishes).await {
-            published?;
-        }
-    }
     let data_dir = tempfile::tempdir()?;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ishara"))
         .arg("worker")
@@ -234,22 +263,30 @@ async fn worker_run(
         .spawn()
         .context("starting ishara worker")?;
     let pid = child.id().context("worker pid")?;
-    let mut db = sqlx::PgConnection::connect(&database.url).await?;
+    let broker = lapin::Connection::connect(&settings.amqp_url, Default::default()).await?;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let mut first: Option<(Instant, CpuTime)> = None;
+    while consumers(&broker, &names).await? == 0 {
+        anyhow::ensure!(Instant::now() < deadline, "the worker never consumed");
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the worker exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (t0, cpu0) = (Instant::now(), cpu_time(pid)?);
+    for chunk in payloads.chunks(1000) {
+        let publishes = chunk.iter().map(|payload| queue.publish(payload));
+        for published in futures_util::future::join_all(publishes).await {
+            published?;
+        }
+    }
+    let mut db = sqlx::PgConnection::connect(&database.url).await?;
     let outcome = loop {
         anyhow::ensure!(Instant::now() < deadline, "the worker took over 10 minutes");
         if let Some(status) = child.try_wait()? {
             anyhow::bail!("the worker exited: {status}");
         }
-        let stored = count(&mut db).await.unwrap_or(0);
-        if stored > 0 && first.is_none() {
-            first = Some((Instant::now(), cpu_time(pid)?));
-        }
-        if stored >= reports.len() as i64 {
-            let (t0, cpu0) = first.expect("set above");
+        if count(&mut db).await.unwrap_or(0) >= reports.len() as i64 {
             let cpu1 = cpu_time(pid)?;
-            // Reports stored before `first` was taken are not counted.
             break WorkerRun {
                 reports: reports.len(),
                 wall: t0.elapsed(),
@@ -258,19 +295,29 @@ async fn worker_run(
                 peak_rss_mib: peak_rss_mib(pid).unwrap_or(0),
             };
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Counting rows costs PostgreSQL, on the cores the worker uses:
+        // looked at often enough for the wall time, no more.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     child.kill().await?;
     drop(db);
     drop(queue);
-    let cleanup = lapin::Connection::connect(&settings.amqp_url, Default::default()).await?;
-    ishara::queue::amqp::delete(
-        &cleanup.create_channel().await?,
-        &Names::new(&prefix, "reports"),
-    )
-    .await?;
+    ishara::queue::amqp::delete(&broker.create_channel().await?, &names).await?;
     database.drop().await?;
     Ok(outcome)
+}
+
+async fn consumers(broker: &lapin::Connection, names: &Names) -> anyhow::Result<u32> {
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let queue = broker
+        .create_channel()
+        .await?
+        .queue_declare(&names.queue, passive, Default::default())
+        .await?;
+    Ok(queue.consumer_count())
 }
 
 async fn count(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {

@@ -19,17 +19,18 @@ const LINK_DOMAINS: &[&str] = &[
 /// The words of `text` that carry language, joined by single spaces.
 pub fn language_text(text: &str) -> String {
     let tokens: Vec<&str> = text.split_whitespace().collect();
-    let has_digit = |i: usize| {
-        tokens
-            .get(i)
-            .is_some_and(|t| t.chars().any(char::is_numeric))
-    };
+    let digits: Vec<bool> = tokens
+        .iter()
+        .map(|t| t.chars().any(char::is_numeric))
+        .collect();
+    let has_digit = |i: usize| digits.get(i).copied().unwrap_or(false);
     // A capitalised word next to a number is a code ("CHOL 3", "OK 3"),
     // unless the whole text is shouted in capitals. Other acronyms stay:
     // "UNCTAD" or "WHO" are how a language writes names, and lingua uses
     // them.
-    let shouted = is_shouted(&tokens);
+    let shouted = is_shouted(&tokens, &digits);
     let mut kept = String::with_capacity(text.len());
+    let mut word = String::new();
     for (i, token) in tokens.iter().enumerate() {
         if is_link_or_address(token) || token.starts_with(['#', '@']) {
             continue;
@@ -38,7 +39,7 @@ pub fn language_text(text: &str) -> String {
             // Numbers, phone numbers and codes such as KE-46, REF123, 3pm.
             continue;
         }
-        let word = letters_only(token);
+        letters_only(token, &mut word);
         let code = !shouted && is_acronym(&word) && (has_digit(i + 1) || i > 0 && has_digit(i - 1));
         if word.is_empty() || code {
             continue;
@@ -57,6 +58,10 @@ pub fn letter_count(text: &str) -> usize {
 }
 
 fn is_link_or_address(token: &str) -> bool {
+    // Most words: nothing a link or an address is made of.
+    if !token.contains(['.', '/', '@', ':']) {
+        return false;
+    }
     let lower = token.to_lowercase();
     if lower.contains("://") || lower.starts_with("www.") {
         return true;
@@ -87,22 +92,23 @@ fn is_link_or_address(token: &str) -> bool {
 /// Keeps letters, the marks that complete them (Devanagari vowel signs and
 /// virama) and apostrophes or hyphens inside a word ("aujourd'hui",
 /// "mji-mkuu"); everything else (emoji, punctuation) becomes a word break.
-fn letters_only(token: &str) -> String {
-    let chars: Vec<char> = token.chars().collect();
+fn letters_only(token: &str, word: &mut String) {
     let is_letter = |c: char| c.is_alphabetic() || is_combining_mark(c);
-    let mut word = String::with_capacity(token.len());
-    for (i, &c) in chars.iter().enumerate() {
+    word.clear();
+    let mut previous = None;
+    let mut chars = token.chars().peekable();
+    while let Some(c) = chars.next() {
         let joiner = matches!(c, '\'' | '’' | '-')
-            && i > 0
-            && is_letter(chars[i - 1])
-            && chars.get(i + 1).is_some_and(|&n| is_letter(n));
+            && previous.is_some_and(is_letter)
+            && chars.peek().is_some_and(|&n| is_letter(n));
         if is_letter(c) || joiner {
             word.push(c);
         } else if !word.is_empty() && !word.ends_with(' ') {
             word.push(' ');
         }
+        previous = Some(c);
     }
-    word.trim_end().to_owned()
+    word.truncate(word.trim_end().len());
 }
 
 /// Two or more letters, all capitals (scripts without case never match).
@@ -119,10 +125,17 @@ fn is_acronym(word: &str) -> bool {
 
 /// More capitals than small letters, in at least two words: one capitalised
 /// word alone ("CHOL 3") is a code, not shouting.
-fn is_shouted(tokens: &[&str]) -> bool {
+fn is_shouted(tokens: &[&str], digits: &[bool]) -> bool {
+    let mut word = String::new();
     let capital_words = tokens
         .iter()
-        .filter(|t| !t.chars().any(char::is_numeric) && is_acronym(&letters_only(t)))
+        .zip(digits)
+        .filter(|&(token, &digit)| {
+            !digit && {
+                letters_only(token, &mut word);
+                is_acronym(&word)
+            }
+        })
         .count();
     if capital_words < 2 {
         return false;

@@ -64,7 +64,10 @@ impl Worker {
         Self {
             queue,
             store,
-            enrich: Enrich(enricher),
+            enrich: Enrich {
+                enricher,
+                slots: Arc::new(tokio::sync::Semaphore::new(threads)),
+            },
             rules,
             prefetch: options.prefetch,
             threads,
@@ -114,16 +117,27 @@ async fn run_timers(rules: Arc<Engine>, every: Duration) {
     }
 }
 
-/// The enricher as the async side sees it: work sent to the blocking pool.
+/// The enricher as the async side sees it: work sent to the blocking pool,
+/// at most `worker.threads` batches at once. More would not be faster:
+/// lingua's threads share its models' locks, and two on two cores already
+/// cost each a fifth of its speed.
 #[derive(Clone)]
-pub(crate) struct Enrich(Arc<Enricher>);
+pub(crate) struct Enrich {
+    enricher: Arc<Enricher>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
 
 impl Enrich {
     /// Enriches each report; a report the enricher panics on comes back as
     /// the reason, so that one bad report does not sink its batch.
     async fn all(&self, reports: Vec<IncomingReport>) -> Vec<Result<EnrichedReport, String>> {
-        let enricher = self.0.clone();
+        let enricher = self.enricher.clone();
         let count = reports.len();
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the slots are never closed");
         let enriched = tokio::task::spawn_blocking(move || {
             let enrichments = enricher.enrich_batch(&reports);
             reports
