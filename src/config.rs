@@ -169,7 +169,8 @@ pub struct WorkerConfig {
     /// Threads enriching reports (language models are CPU-bound); 0 means
     /// one per core.
     pub threads: usize,
-    /// Reports enriched, stored and counted together; 0 means
+    /// Queue messages whose reports are enriched, stored and counted
+    /// together (a grouped message holds many); 0 means
     /// `amqp.prefetch / threads`. Smaller batches fire alerts sooner,
     /// larger ones take more reports a second.
     #[serde(default)]

@@ -42,7 +42,7 @@ pub struct WorkerOptions {
     pub prefetch: u16,
     /// Batches enriched at once; 0 means one per core.
     pub threads: usize,
-    /// Reports per batch; 0 means `prefetch / threads`.
+    /// Queue messages per batch; 0 means `prefetch / threads`.
     pub batch_size: usize,
     pub concat_timeout: Duration,
     /// How often silences are looked for and firing alerts re-checked.
