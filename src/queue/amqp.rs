@@ -42,7 +42,9 @@ const JSON: &str = "application/json";
 /// requests/s where two took 20,500 and four 18,700.
 const GROUPS_IN_FLIGHT: usize = 1;
 /// Bounds on one grouped message, so that a crowd of publishes still
-/// leaves in messages a worker's prefetch window can hold a few of.
+/// leaves in messages a worker's prefetch window can hold a few of. No
+/// payload is added once the bytes pass the bound, so a group ends at most
+/// one payload past it.
 const GROUP_MAX_PAYLOADS: usize = 128;
 const GROUP_MAX_BYTES: usize = 1 << 20;
 
