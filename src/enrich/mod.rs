@@ -71,9 +71,8 @@ impl Enricher {
     /// on comes back as the reason, and the others are unharmed.
     ///
     /// Every language first, then every place: lingua's models are far
-    /// larger than the caches, and running them back to back keeps them
-    /// warm instead of letting the gazetteer's index push them out
-    /// between reports.
+    /// larger than the caches, so they run back to back rather than
+    /// alternating with the gazetteer's index, which would push them out.
     pub fn enrich_batch(&self, reports: &[IncomingReport]) -> Vec<Result<Enrichment, String>> {
         let countries: Vec<_> = reports.iter().map(sender_country).collect();
         let languages: Vec<_> = reports
