@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use ishara::ingest::{Message, Normalizer};
 use ishara::phone::PhoneNormalizer;
-use ishara::queue::amqp::{Names, declare};
+use ishara::queue::amqp::{Names, declare, is_grouped};
 use ishara::queue::batch;
 use ishara::report::Source;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
@@ -166,13 +166,8 @@ impl Broker {
             .await?
         {
             let delivery = message.delivery;
-            let grouped = delivery
-                .properties
-                .content_type()
-                .as_ref()
-                .is_some_and(|t| t.as_str() == batch::CONTENT_TYPE);
             messages += 1;
-            reports += if grouped {
+            reports += if is_grouped(&delivery.properties) {
                 batch::decode(&delivery.data)?.len() as u64
             } else {
                 1

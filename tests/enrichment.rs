@@ -184,12 +184,7 @@ async fn a_report_the_database_refuses_is_dead_lettered_and_the_rest_stored() {
     )
     .await;
     let stored = d.app.wait_for_reports(2).await;
-    let mut ids: Vec<&str> = stored
-        .iter()
-        .map(|r| r["source_id"].as_str().unwrap())
-        .collect();
-    ids.sort();
-    assert_eq!(ids, ["ok-1", "ok-2"]);
+    assert_eq!(sorted_source_ids(&stored), ["ok-1", "ok-2"]);
     let letters = d.app.wait_for_dead_letters().await;
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].payload, refused);
@@ -225,12 +220,7 @@ async fn a_bad_report_in_a_grouped_message_is_dead_lettered_alone_and_the_rest_s
     let payloads: Vec<&[u8]> = group.iter().map(Vec::as_slice).collect();
     publish_grouped(&amqp_url(), &d.prefix, &payloads).await;
     let stored = d.app.wait_for_reports(2).await;
-    let mut ids: Vec<&str> = stored
-        .iter()
-        .map(|r| r["source_id"].as_str().unwrap())
-        .collect();
-    ids.sort();
-    assert_eq!(ids, ["grouped-1", "grouped-2"]);
+    assert_eq!(sorted_source_ids(&stored), ["grouped-1", "grouped-2"]);
     let letters = d.app.wait_for_dead_letters_n(2).await;
     assert_eq!(letters.len(), 2, "{letters:?}");
     assert_eq!(letters[0].payload, garbage, "each bad report alone");

@@ -499,14 +499,12 @@ async fn concurrent_publishes_each_arrive_once(backend: &dyn Backend) {
         published.expect("publish");
     }
     let mut rx = queue.consume(64).await.expect("consume");
-    let mut deliveries = vec![next(&mut rx).await];
+    let mut deliveries = Vec::new();
     let mut got: Vec<String> = Vec::new();
     while got.len() < sent.len() {
-        let d = deliveries.last().expect("one at least");
+        let d = next(&mut rx).await;
         got.extend(d.payloads().expect("well formed").into_iter().map(show));
-        if got.len() < sent.len() {
-            deliveries.push(next(&mut rx).await);
-        }
+        deliveries.push(d);
     }
     let mut want: Vec<String> = sent.iter().map(|p| show(p)).collect();
     got.sort();

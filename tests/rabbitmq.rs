@@ -114,12 +114,7 @@ async fn many_requests_at_once_are_each_stored_once() {
         assert_eq!(res.status(), 200);
     }
     let reports = d.app.wait_for_reports(40).await;
-    let mut stored: Vec<&str> = reports
-        .iter()
-        .map(|r| r["source_id"].as_str().unwrap())
-        .collect();
-    stored.sort();
-    assert_eq!(stored, sids, "each report once");
+    assert_eq!(sorted_source_ids(&reports), sids, "each report once");
     d.stop().await;
 }
 

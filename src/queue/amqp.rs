@@ -5,6 +5,7 @@
 //! per back-off interval, so a broker outage costs callers one quick
 //! `Unavailable` instead of a hang, and no restart is needed after it.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -241,11 +242,7 @@ impl AmqpQueue {
                 names: self.names.clone(),
                 settled: false,
             };
-            let grouped = delivery
-                .properties
-                .content_type()
-                .as_ref()
-                .is_some_and(|t| t.as_str() == batch::CONTENT_TYPE);
+            let grouped = is_grouped(&delivery.properties);
             let delivery = Delivery::new(delivery.data, delivery.redelivered, Box::new(acker))
                 .grouped(grouped);
             if deliveries.send(delivery).await.is_err() {
@@ -255,6 +252,14 @@ impl AmqpQueue {
         let _ = connection.close(200, "consumer stopped").await;
         Ok(())
     }
+}
+
+/// Whether a message holds several payloads (see [`batch`]).
+pub fn is_grouped(properties: &BasicProperties) -> bool {
+    properties
+        .content_type()
+        .as_ref()
+        .is_some_and(|t| t.as_str() == batch::CONTENT_TYPE)
 }
 
 async fn connect(url: &str) -> lapin::Result<Connection> {
@@ -463,32 +468,22 @@ impl AmqpQueue {
         group: &[Waiting],
     ) -> Result<lapin::publisher_confirm::PublisherConfirm, QueueError> {
         let channel = self.channel().await?;
-        let sent = match group {
-            [one] => {
-                start_publish(
-                    &channel,
-                    "",
-                    &self.names.queue,
-                    &one.payload,
-                    JSON,
-                    FieldTable::default(),
-                )
-                .await
-            }
+        let (body, content_type) = match group {
+            [one] => (Cow::Borrowed(one.payload.as_slice()), JSON),
             many => {
                 let payloads: Vec<&[u8]> = many.iter().map(|w| w.payload.as_slice()).collect();
-                let body = batch::encode(&payloads);
-                start_publish(
-                    &channel,
-                    "",
-                    &self.names.queue,
-                    &body,
-                    batch::CONTENT_TYPE,
-                    FieldTable::default(),
-                )
-                .await
+                (Cow::Owned(batch::encode(&payloads)), batch::CONTENT_TYPE)
             }
         };
+        let sent = start_publish(
+            &channel,
+            "",
+            &self.names.queue,
+            &body,
+            content_type,
+            FieldTable::default(),
+        )
+        .await;
         if sent.is_err() && !channel.status().connected() {
             self.forget(&channel).await;
         }

@@ -423,6 +423,16 @@ impl TestApp {
     }
 }
 
+/// The source ids of stored reports, sorted.
+pub fn sorted_source_ids(reports: &[Value]) -> Vec<&str> {
+    let mut ids: Vec<&str> = reports
+        .iter()
+        .map(|r| r["source_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// One page of `GET /v1/reports?{query}`, as JSON.
 pub async fn reports_page(client: &reqwest::Client, base: &str, token: &str, query: &str) -> Value {
     client
