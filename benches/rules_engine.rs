@@ -73,6 +73,7 @@ async fn run() -> anyhow::Result<()> {
         ulid::Ulid::new().to_string().to_lowercase()
     );
     let windows = Arc::new(RedisWindows::connect(&redis_url, &prefix).await?);
+    windows.mark_intact().await?;
 
     let rules = rules(generated)?;
     let rule_count = rules.len();

@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             ulid::Ulid::new().to_string().to_lowercase()
         );
         let redis = RedisWindows::connect(&url, &prefix).await?;
+        redis.mark_intact().await?;
         let result = run(&redis, &url, updates, memory_reports).await;
         redis.clear().await?;
         result

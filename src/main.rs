@@ -280,18 +280,19 @@ fn greet(config: &Config, port: u16, token: &str) {
             config.data_dir.join("api-token").display()
         );
     }
+    // Double quotes: pasted into a shell, `$ISHARA_API__TOKEN` expands.
+    let token = if config.api.token.is_none() {
+        token
+    } else {
+        "$ISHARA_API__TOKEN"
+    };
     let _ = writeln!(out, "Send a first report:");
     let _ = writeln!(
         out,
-        "  curl -X POST {base}/v1/reports -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"id\":\"first-1\",\"text\":\"Maji yamefika daraja la Garissa\",\"sender\":\"+254712345678\"}}'",
-        if config.api.token.is_none() {
-            token
-        } else {
-            "$ISHARA_API__TOKEN"
-        }
+        "  curl -X POST {base}/v1/reports -H \"Authorization: Bearer {token}\" -H 'Content-Type: application/json' \\\n    -d '{{\"id\":\"first-1\",\"text\":\"Maji yamefika daraja la Garissa\",\"sender\":\"+254712345678\"}}'"
     );
     let _ = writeln!(
         out,
-        "  curl -H 'Authorization: Bearer ...' {base}/v1/reports"
+        "  curl -H \"Authorization: Bearer {token}\" {base}/v1/reports"
     );
 }

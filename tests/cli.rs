@@ -172,6 +172,101 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
     assert_eq!(listed, 1);
 }
 
+#[tokio::test]
+async fn the_printed_first_report_command_works_when_pasted() {
+    let data = tempfile::tempdir().unwrap();
+    let token = "ish_pasted_token_1234567890";
+    let mut child = ishara()
+        .arg("serve")
+        .current_dir(data.path())
+        .env("ISHARA_HTTP__LISTEN", "127.0.0.1:0")
+        .env("ISHARA_API__TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("-d '")) {
+        lines.push(rx.recv().await.expect("serve prints its greeting"));
+    }
+    let start = lines
+        .iter()
+        .position(|l| l.contains("curl -X POST"))
+        .expect("prints a curl command");
+    // The lines as an operator would paste them into a shell where the
+    // token is exported, asking curl only for the status it gets.
+    let pasted = format!(
+        "{} -s -o /dev/null -w '%{{http_code}}'",
+        lines[start..].join("\n")
+    );
+    let out = Command::new("bash")
+        .args(["-c", &pasted])
+        .env("ISHARA_API__TOKEN", token)
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "202",
+        "{pasted}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn rules_check_finds_group_fields_in_branches_not_taken_and_names_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, templates) = (dir.path().join("rules"), dir.path().join("templates"));
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        rules.join("rules.yaml"),
+        "- id: floods\n  match: { keywords: [flood] }\n  window: 1h\n  when: { count: { gte: 2 } }\n  template: short\n",
+    )
+    .unwrap();
+    let template = templates.join("short.j2");
+    let check = || {
+        fails_saying(
+            ishara()
+                .current_dir(dir.path())
+                .env("ISHARA_TEMPLATES_DIR", &templates)
+                .args(["rules", "check"])
+                .arg(&rules),
+        )
+    };
+    let at = |line: usize| format!("{}:{line}:", template.display());
+
+    std::fs::write(
+        &template,
+        "{% block subject %}Flood{% endblock %}\n{% block sms %}\n{% if count > 1000 %}{{ group.fields.admin1 }}{% endif %}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let out = check();
+    assert!(
+        out.contains(&at(3)) && out.contains("group.fields.admin1") && out.contains("block sms"),
+        "{out}"
+    );
+
+    // Fails only when run, in the sms block: named as such, not as the
+    // subject being rendered when it failed.
+    std::fs::write(
+        &template,
+        "{% block subject %}Flood{% endblock %}\n{% block sms %}\nFLOOD\n{{ alert.id + 1 }}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let out = check();
+    assert!(out.contains(&at(4)) && out.contains("block sms"), "{out}");
+    assert!(!out.contains("subject"), "{out}");
+}
+
 #[test]
 fn eval_language_scores_every_sample_of_every_language_found() {
     let data = tempfile::tempdir().unwrap();

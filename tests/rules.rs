@@ -128,6 +128,67 @@ async fn a_report_retried_by_its_gateway_counts_once() {
     assert_eq!(wait_for_alerts(&app, "", 1).await.len(), 1);
 }
 
+const FLOOD_PAIR_RULE: &str = r#"
+- id: floods
+  match: { keywords: [flooding] }
+  window: 24h
+  when: { count: { gte: 2 } }
+"#;
+
+#[tokio::test]
+async fn a_resent_report_counts_as_its_first_copy_whatever_the_copy_says() {
+    let app = TestApp::spawn(|c| {
+        with_rules(FLOOD_PAIR_RULE)(c);
+        c.rules.allowed_lateness_secs = 3600;
+    })
+    .await;
+    let old = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    post(&app, "quiet", "all quiet in Nyeri", "+254700000001").await;
+    let late = json!({"id": "late", "text": "flooding in Nyeri", "sent_at": old}).to_string();
+    assert!(
+        app.post_reports("application/json", &late)
+            .await
+            .status()
+            .is_success()
+    );
+    app.wait_for_reports(2).await;
+    // The same ids again: now flooding, and now without the old sent time.
+    post(&app, "quiet", "flooding in Nyeri", "+254700000001").await;
+    post(&app, "late", "flooding in Nyeri", "+254700000002").await;
+    post(&app, "f1", "flooding in Nyeri", "+254700000003").await;
+    app.wait_for_reports(3).await;
+    post(&app, "f2", "flooding at the bridge", "+254700000004").await;
+    let fired = wait_for_alerts(&app, "", 1).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+
+    let reports = app.wait_for_reports(4).await;
+    let id_of = |source_id: &str| {
+        reports
+            .iter()
+            .find(|r| r["source_id"] == source_id)
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let mut expected = vec![id_of("f1"), id_of("f2")];
+    expected.sort();
+    let mut evidence: Vec<String> = fired[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    evidence.sort();
+    assert_eq!(
+        evidence, expected,
+        "neither the quiet report nor the late one counts through a copy"
+    );
+    let quiet = reports.iter().find(|r| r["source_id"] == "quiet").unwrap();
+    assert_eq!(
+        quiet["text"], "all quiet in Nyeri",
+        "the first copy is kept"
+    );
+}
+
 #[tokio::test]
 async fn a_report_later_than_the_allowed_lateness_is_stored_but_not_counted() {
     let app = TestApp::spawn(|c| {

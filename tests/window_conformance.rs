@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ishara::window::{
-    Claim, Measure, MemoryWindows, Observation, RedisWindows, Series, Shape, WindowStore,
+    Claim, Measure, MemoryWindows, Observation, RedisWindows, Series, Shape, WindowError,
+    WindowStore,
 };
 use tokio::time::timeout;
 
@@ -87,11 +88,11 @@ impl Redis {
 #[async_trait]
 impl Backend for Redis {
     async fn open(&self) -> Arc<dyn WindowStore> {
-        Arc::new(
-            RedisWindows::connect(&self.url, &self.prefix)
-                .await
-                .expect("Redis answers"),
-        )
+        let store = RedisWindows::connect(&self.url, &self.prefix)
+            .await
+            .expect("Redis answers");
+        store.mark_intact().await.expect("Redis answers");
+        Arc::new(store)
     }
 
     async fn forgot(&self, series: &Series) -> bool {
@@ -684,6 +685,8 @@ async fn clear_forgets_everything(backend: &dyn Backend) {
         Claim::Won
     );
     store.clear().await.expect("clear");
+    // Cleared is lost until said otherwise (a no-op for memory).
+    store.mark_intact().await.expect("mark intact");
     assert_eq!(measure(&*store, &s, &shape, T).await.counts, vec![0]);
     assert!(
         store
@@ -757,7 +760,13 @@ async fn redis_keys_expire_by_themselves() {
         store.claim(&s, "a1", now + 900_000, now).await.unwrap(),
         Claim::Won
     );
-    let keys = backend.keys().await;
+    // The intact marker is one key per deployment, kept for good.
+    let keys: Vec<String> = backend
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| !k.ends_with(":intact"))
+        .collect();
     assert_eq!(
         keys.len(),
         5,
@@ -782,4 +791,33 @@ async fn redis_keys_expire_by_themselves() {
             assert!(ttl > 6_600_000, "{key} must outlive its members: {ttl} ms");
         }
     }
+}
+
+/// A Redis that lost its data (restarted empty, flushed) refuses to
+/// observe, measure or claim, having changed nothing, until the windows are
+/// rebuilt through a restoring handle and marked intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_that_lost_its_data_refuses_until_rebuilt() {
+    let backend = Redis::new();
+    let store = backend.open().await;
+    let s = series("floods", "g");
+    let shape = one_window(3_600_000);
+    observe_one(&*store, from(&s, "m1", "p-1", T), &shape, T).await;
+    store.clear().await.expect("clear");
+
+    let lost = |r: Result<(), WindowError>| matches!(r, Err(WindowError::Lost));
+    let batch = [(from(&s, "m2", "p-2", T), &shape)];
+    assert!(lost(store.observe(&batch, T).await.map(drop)));
+    assert!(lost(
+        store.measure(&[(s.clone(), &shape)], T).await.map(drop)
+    ));
+    assert!(lost(store.claim(&s, "a1", T + 1_000, T).await.map(drop)));
+    assert!(!store.is_intact().await.unwrap());
+    assert!(backend.keys().await.is_empty(), "a refusal changes nothing");
+
+    let restorer = store.restorer().expect("Redis can be restored");
+    observe_one(&*restorer, from(&s, "m1", "p-1", T), &shape, T).await;
+    store.mark_intact().await.unwrap();
+    assert!(store.is_intact().await.unwrap());
+    assert_eq!(measure(&*store, &s, &shape, T).await.counts, vec![1]);
 }

@@ -228,9 +228,24 @@ impl Templates {
                 .push(rule);
         }
         for set in strict.names() {
-            let contexts: Vec<MessageContext> = match users.get(set.as_str()) {
-                Some(rules) => rules.iter().flat_map(|r| contexts_for(r)).collect(),
-                None => generic_contexts(),
+            let rules = users
+                .get(set.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            // A field the rule lacks is found in every branch, taken or
+            // not; rendering then finds what only running shows.
+            let lacking: Vec<Diagnostic> = rules
+                .iter()
+                .flat_map(|rule| strict.fields_rule_lacks(&set, rule))
+                .collect();
+            if !lacking.is_empty() {
+                problems.extend(lacking);
+                continue;
+            }
+            let contexts: Vec<MessageContext> = if rules.is_empty() {
+                generic_contexts()
+            } else {
+                rules.iter().flat_map(|r| contexts_for(r)).collect()
             };
             for context in &contexts {
                 if let Some(problem) = strict.render_problem(&set, context) {
@@ -245,18 +260,73 @@ impl Templates {
     fn render_problem(&self, set: &str, context: &MessageContext) -> Option<Diagnostic> {
         for part in Part::ALL {
             if let Err(e) = self.render_strictly(set, [part], context) {
-                let path = self.path_of(e.name().unwrap_or(set));
+                let name = e.name().unwrap_or(set);
+                let path = self.path_of(name);
                 let mut problem = diagnostic(&path, &e);
+                // The template runs whole for each part: where it failed
+                // says which block is wrong, not the part being rendered.
+                let block = self
+                    .source_of(name)
+                    .and_then(|source| block_at(source, problem.line))
+                    .unwrap_or(part.block());
                 problem.message = format!(
-                    "{} (rendering {} for rule {})",
-                    problem.message,
-                    part.block(),
-                    context.rule.id
+                    "{} (in block {block}, rendering for rule {})",
+                    problem.message, context.rule.id
                 );
                 return Some(problem);
             }
         }
         None
+    }
+
+    /// `group.fields.x` and `rule.labels.x` that `rule` does not have,
+    /// wherever they appear in the set's own file.
+    fn fields_rule_lacks(&self, set: &str, rule: &Rule) -> Vec<Diagnostic> {
+        let Some(source) = self.sets.iter().find(|s| s.name == set) else {
+            return Vec::new();
+        };
+        let Ok(template) = self.env.get_template(set) else {
+            return Vec::new();
+        };
+        let fields: Vec<&str> = rule.group_by.iter().map(|g| g.as_str()).collect();
+        let context = serde_json::to_value(sample_context(rule.id.as_str(), &fields, &rule.labels))
+            .expect("the context serializes");
+        let mut lacking: Vec<String> = template
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|path| is_open(path) && !is_known_exactly(&context, path))
+            .collect();
+        lacking.sort();
+        lacking
+            .into_iter()
+            .map(|path| {
+                let line = line_of(&source.source, &path);
+                let block = block_at(&source.source, line).unwrap_or("(outside blocks)");
+                Diagnostic {
+                    file: source.path.clone(),
+                    line,
+                    column: 0,
+                    message: format!(
+                        "`{path}` in block {block}: rule {} has no such {} (it groups by [{}])",
+                        rule.id,
+                        if path.starts_with("rule.labels.") {
+                            "label"
+                        } else {
+                            "group field"
+                        },
+                        fields.join(", ")
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    fn source_of(&self, name: &str) -> Option<&str> {
+        let set = name.trim_end_matches(".html");
+        self.sets
+            .iter()
+            .find(|s| s.name == set)
+            .map(|s| s.source.as_str())
     }
 
     /// Variables outside the documented ones, even in branches the sample
@@ -479,6 +549,48 @@ fn is_known(context: &serde_json::Value, path: &str) -> bool {
         }
     }
     true
+}
+
+/// Like [`is_known`], with no open keys: for one rule's own context.
+fn is_known_exactly(context: &serde_json::Value, path: &str) -> bool {
+    let mut node = context;
+    for segment in path.split('.') {
+        match node.get(segment) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The block open at `line` (1-based) of a template file.
+fn block_at(source: &str, line: usize) -> Option<&str> {
+    static TAG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\{%-?\s*(?:block\s+(\w+)|(endblock))\b").expect("a valid pattern")
+    });
+    let mut open: Vec<&str> = Vec::new();
+    let mut found = None;
+    for (number, text) in source.lines().enumerate().take(line) {
+        for tag in TAG.captures_iter(text) {
+            match tag.get(1) {
+                Some(name) => open.push(name.as_str()),
+                None => {
+                    open.pop();
+                }
+            }
+        }
+        if number + 1 == line {
+            found = open.last().copied();
+        }
+    }
+    // A block that opens and closes on the error's own line.
+    found.or_else(|| {
+        source.lines().nth(line.checked_sub(1)?).and_then(|text| {
+            TAG.captures(text)
+                .and_then(|tag| tag.get(1))
+                .map(|name| name.as_str())
+        })
+    })
 }
 
 fn is_open(path: &str) -> bool {

@@ -19,11 +19,15 @@ use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
 use crate::enrich::EnrichedReport;
 use crate::notify::outbox::Outbox;
-use crate::store::{AlertQuery, Inserted, Store, StoreError};
+use crate::store::{AlertQuery, Inserted, Store, StoreError, StoredReport};
 use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
 
 /// Evidence kept with an alert: enough to read, bounded for huge windows.
 pub const EVIDENCE: u32 = 100;
+
+/// A step finding the windows lost again right after they were rebuilt
+/// (Redis flushed twice) gives up and is retried by its caller.
+const REBUILDS_PER_STEP: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -39,7 +43,7 @@ impl EngineError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            EngineError::Windows(WindowError::Unavailable(_))
+            EngineError::Windows(WindowError::Unavailable(_) | WindowError::Lost)
                 | EngineError::Store(StoreError::Unavailable(_))
         )
     }
@@ -223,6 +227,10 @@ pub struct Engine {
     /// Alerts this process knows are stored: a hold whose alert is not
     /// stored (a worker died between claim and insert) is recorded again.
     recorded: Mutex<HashSet<String>>,
+    /// Held to read or change windows, and taken whole to rebuild them
+    /// after the window store lost its data: nothing in this process
+    /// judges from half-rebuilt windows.
+    rebuilding: tokio::sync::RwLock<()>,
     /// Where firings and resolutions go to be notified; none in `rules
     /// test`, benches and unit tests.
     outbox: Option<Outbox>,
@@ -248,6 +256,7 @@ impl Engine {
             store,
             lateness: chrono::Duration::from_std(allowed_lateness).unwrap_or(chrono::Duration::MAX),
             recorded: Mutex::new(HashSet::new()),
+            rebuilding: tokio::sync::RwLock::new(()),
             outbox: None,
         }
     }
@@ -285,40 +294,106 @@ impl Engine {
         reports: &[Facts<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, EngineError> {
-        let changes = self.count(reports, now, true).await?;
+        let changes = self
+            .intact(now, || self.count(&*self.windows, reports, now, true))
+            .await?;
         self.announce(&changes).await;
         Ok(changes)
     }
 
+    /// Runs `step` on windows that hold what the database says they should.
+    /// A window store that lost its data (Redis restarted empty) refuses
+    /// before changing anything; the windows are then rebuilt and the step
+    /// run again, so lost state yields no resolution and no new firing.
+    async fn intact<T, F, Fut>(&self, now: DateTime<Utc>, mut step: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, EngineError>>,
+    {
+        for _ in 0..REBUILDS_PER_STEP {
+            let reading = self.rebuilding.read().await;
+            match step().await {
+                Err(EngineError::Windows(WindowError::Lost)) => {
+                    drop(reading);
+                    self.recover(now).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(EngineError::Windows(WindowError::Lost))
+    }
+
+    /// Rebuilds lost windows once, however many steps found them lost.
+    async fn recover(&self, now: DateTime<Utc>) -> Result<(), EngineError> {
+        let _alone = self.rebuilding.write().await;
+        if self.windows.is_intact().await? {
+            return Ok(());
+        }
+        let Some(restorer) = self.windows.restorer() else {
+            return Err(EngineError::Windows(WindowError::Lost));
+        };
+        tracing::warn!(
+            "the window store lost its data: rebuilding windows, holds and cooldowns from the database"
+        );
+        let replayed = self.rebuild_into(&*restorer, now).await?;
+        self.windows.mark_intact().await?;
+        tracing::info!(replayed, "windows rebuilt");
+        Ok(())
+    }
+
     /// Counts reports just stored, as the worker hands them over with what
     /// the store said of each. A duplicate (a gateway retry, a broker
-    /// redelivery) is counted under the id it was first stored with, so it
-    /// is the same window member however often it comes.
+    /// redelivery) is counted as the copy first stored: its id, text,
+    /// sender, times and place, whatever the retry says. A resent id must
+    /// not turn "all quiet" into evidence of a flood.
     pub async fn observe_stored(
         &self,
         stored: &[(&EnrichedReport, Inserted)],
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, EngineError> {
-        let mut facts: Vec<Facts> = stored
+        let firsts = self.first_copies(stored).await?;
+        let facts: Vec<Facts> = stored
             .iter()
-            .map(|(report, _)| Facts::from_enriched(report))
+            .filter_map(|(report, outcome)| match outcome {
+                Inserted::New => Some(Facts::from_enriched(report)),
+                Inserted::Duplicate => {
+                    let first = firsts.get(&report.report.dedup_key()).map(Facts::from_stored);
+                    if first.is_none() {
+                        tracing::warn!(id = %report.report.id, "a duplicate whose first copy is not stored: not counted");
+                    }
+                    first
+                }
+            })
             .collect();
+        self.observe(&facts, now).await
+    }
+
+    /// The stored first copy of each duplicate, by dedup key.
+    async fn first_copies(
+        &self,
+        stored: &[(&EnrichedReport, Inserted)],
+    ) -> Result<HashMap<String, StoredReport>, EngineError> {
         let duplicates: Vec<String> = stored
             .iter()
             .filter(|(_, outcome)| *outcome == Inserted::Duplicate)
             .map(|(report, _)| report.report.dedup_key())
             .collect();
-        if !duplicates.is_empty() {
-            let first_ids = self.store.report_ids(&duplicates).await?;
-            for ((report, outcome), f) in stored.iter().zip(&mut facts) {
-                if *outcome == Inserted::Duplicate
-                    && let Some(id) = first_ids.get(&report.report.dedup_key())
-                {
-                    f.id = id.clone().into();
-                }
-            }
+        if duplicates.is_empty() {
+            return Ok(HashMap::new());
         }
-        self.observe(&facts, now).await
+        let first_ids = self.store.report_ids(&duplicates).await?;
+        let ids: Vec<String> = first_ids.values().cloned().collect();
+        let mut by_id: HashMap<String, StoredReport> = self
+            .store
+            .reports_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|report| (report.id.clone(), report))
+            .collect();
+        Ok(first_ids
+            .into_iter()
+            .filter_map(|(key, id)| by_id.remove(&id).map(|report| (key, report)))
+            .collect())
     }
 
     /// Counts without firing: rebuilding windows from stored reports.
@@ -327,11 +402,14 @@ impl Engine {
         reports: &[Facts<'_>],
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        self.count(reports, now, false).await.map(|_| ())
+        self.count(&*self.windows, reports, now, false)
+            .await
+            .map(|_| ())
     }
 
     async fn count(
         &self,
+        windows: &dyn WindowStore,
         reports: &[Facts<'_>],
         now: DateTime<Utc>,
         fire: bool,
@@ -353,8 +431,7 @@ impl Engine {
                 (observation, &book.counting[c.rule])
             })
             .collect();
-        let measures = self
-            .windows
+        let measures = windows
             .observe(&observations, now.timestamp_millis())
             .await?;
         if !fire {
@@ -398,7 +475,11 @@ impl Engine {
         let mut counted = Vec::new();
         let mut matches: Vec<RuleMatch> = Vec::new();
         for facts in reports {
-            let counted_at = if live { now } else { facts.received_at };
+            let counted_at = if live && !facts.stored_before {
+                now
+            } else {
+                facts.received_at
+            };
             if facts.at < counted_at - self.lateness {
                 if live {
                     tracing::info!(id = %facts.id, at = %facts.at, "report later than rules.allowed_lateness_secs: stored, not counted");
@@ -449,12 +530,14 @@ impl Engine {
         );
         let alert_id = match claim? {
             Claim::CoolingDown => return Ok(None),
-            Claim::Won => id,
+            Claim::Won => id.clone(),
+            // Its claimer may have died before storing it, or may be
+            // storing it right now: both store the same id, and only the
+            // insert that lands announces it.
             Claim::Held(holder) => {
                 if self.is_stored(&holder).await? {
                     return Ok(None);
                 }
-                tracing::warn!(alert = %holder, rule = %rule.id, "a claimed alert was never stored; storing it now");
                 holder
             }
         };
@@ -472,9 +555,22 @@ impl Engine {
             resolved_evidence: None,
             details: details(rule, group),
         };
-        self.store.insert_alert(&alert).await?;
+        if alert.id != id {
+            tracing::info!(alert = %alert.id, rule = %rule.id, "storing an alert claimed by another worker, in case it died");
+        }
+        self.record(alert).await
+    }
+
+    /// Stores a claimed alert; `None` when the same alert was stored first,
+    /// by its claimer or by a worker that took it over. Only the insert
+    /// that lands announces it, so it fires once.
+    async fn record(&self, alert: Alert) -> Result<Option<Alert>, EngineError> {
+        let inserted = self.store.insert_alert(&alert).await?;
         self.mark_recorded(&alert.id);
-        tracing::info!(alert = %alert.id, rule = %alert.rule, group = %alert.group, value, "alert fired");
+        if inserted == Inserted::Duplicate {
+            return Ok(None);
+        }
+        tracing::info!(alert = %alert.id, rule = %alert.rule, group = %alert.group, value = alert.value, "alert fired");
         Ok(Some(alert))
     }
 
@@ -488,8 +584,8 @@ impl Engine {
         {
             tracing::warn!(error = %e, "unpublished alerts stay for the next tick");
         }
-        let mut changes = self.fire_silences(now).await?;
-        changes.extend(self.resolve(now).await?);
+        let mut changes = self.intact(now, || self.fire_silences(now)).await?;
+        changes.extend(self.intact(now, || self.resolve(now)).await?);
         self.announce(&changes).await;
         Ok(changes)
     }
@@ -607,6 +703,16 @@ impl Engine {
     /// the longest window, and restore holds and cooldowns from stored
     /// alerts, so a restart neither forgets a cluster nor repeats an alert.
     pub async fn rebuild(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        let replayed = self.rebuild_into(&*self.windows, now).await?;
+        self.windows.mark_intact().await?;
+        Ok(replayed)
+    }
+
+    async fn rebuild_into(
+        &self,
+        windows: &dyn WindowStore,
+        now: DateTime<Utc>,
+    ) -> Result<usize, EngineError> {
         let book = self.book();
         let back = chrono::Duration::from_std(book.longest_retention()).unwrap_or_default()
             + self.lateness;
@@ -620,7 +726,7 @@ impl Engine {
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             let facts: Vec<Facts> = page.iter().map(Facts::from_stored).collect();
-            self.replay(&facts, now).await?;
+            self.count(windows, &facts, now, false).await?;
             replayed += facts.len();
         }
         let cooldown = chrono::Duration::from_std(book.longest_cooldown()).unwrap_or_default();
@@ -631,7 +737,7 @@ impl Engine {
             let series = series_of(&alert);
             let until =
                 alert.fired_at + chrono::Duration::from_std(rule.cooldown).unwrap_or_default();
-            self.windows
+            windows
                 .claim(
                     &series,
                     &alert.id,
@@ -640,7 +746,7 @@ impl Engine {
                 )
                 .await?;
             if alert.state == AlertState::Resolved {
-                self.windows.release(&series, &alert.id).await?;
+                windows.release(&series, &alert.id).await?;
             }
             self.mark_recorded(&alert.id);
         }
@@ -1021,5 +1127,139 @@ mod recovery_tests {
         // Once stored, further reports leave it alone.
         let c = report("SM3", now);
         assert!(store_and_count(&engine, &store, &c, now).await.is_empty());
+    }
+
+    fn saying(
+        source_id: &str,
+        text: &str,
+        now: DateTime<Utc>,
+        sent_at: Option<DateTime<Utc>>,
+    ) -> EnrichedReport {
+        let mut report = report(source_id, now);
+        report.report.text = Text::parse(text).unwrap();
+        report.report.sent_at = sent_at;
+        report
+    }
+
+    fn sorted_evidence(changes: &[Change]) -> Vec<String> {
+        let [Change::Fired(alert)] = changes else {
+            panic!("one alert expected: {changes:?}");
+        };
+        let mut evidence = alert.evidence.clone();
+        evidence.sort();
+        evidence
+    }
+
+    #[tokio::test]
+    async fn a_resent_id_counts_as_its_stored_text_not_its_new_one() {
+        let (engine, store, _) = engine().await;
+        let now = Utc::now();
+        let quiet = saying("SM1", "all quiet at the bridge", now, None);
+        assert!(
+            store_and_count(&engine, &store, &quiet, now)
+                .await
+                .is_empty()
+        );
+        let resent = saying("SM1", "flood at the bridge", now, None);
+        assert!(
+            store_and_count(&engine, &store, &resent, now)
+                .await
+                .is_empty()
+        );
+        let second = saying("SM2", "flood at the bridge", now, None);
+        assert!(
+            store_and_count(&engine, &store, &second, now)
+                .await
+                .is_empty(),
+            "the quiet report must not be the first flood report"
+        );
+        let third = saying("SM3", "flood at the bridge", now, None);
+        let fired = store_and_count(&engine, &store, &third, now).await;
+        let mut expected = vec![second.report.id.to_string(), third.report.id.to_string()];
+        expected.sort();
+        assert_eq!(sorted_evidence(&fired), expected);
+    }
+
+    #[tokio::test]
+    async fn a_late_report_resent_without_its_sent_time_stays_late() {
+        let (engine, store, _) = engine().await;
+        let now = Utc::now();
+        let late = saying(
+            "SM1",
+            "flood at the bridge",
+            now,
+            Some(now - chrono::Duration::hours(3)),
+        );
+        assert!(
+            store_and_count(&engine, &store, &late, now)
+                .await
+                .is_empty()
+        );
+        let resent = saying("SM1", "flood at the bridge", now, None);
+        assert!(
+            store_and_count(&engine, &store, &resent, now)
+                .await
+                .is_empty()
+        );
+        let second = saying("SM2", "flood at the bridge", now, None);
+        assert!(
+            store_and_count(&engine, &store, &second, now)
+                .await
+                .is_empty(),
+            "the late report must not count through its copy"
+        );
+        let third = saying("SM3", "flood at the bridge", now, None);
+        let fired = store_and_count(&engine, &store, &third, now).await;
+        let mut expected = vec![second.report.id.to_string(), third.report.id.to_string()];
+        expected.sort();
+        assert_eq!(sorted_evidence(&fired), expected);
+    }
+
+    #[tokio::test]
+    async fn a_claimer_that_stores_after_a_takeover_announces_nothing() {
+        let (engine, store, windows) = engine().await;
+        let now = Utc::now();
+        let a = report("SM1", now);
+        let b = report("SM2", now);
+        store.insert_report(&a).await.unwrap();
+        store.insert_report(&b).await.unwrap();
+        engine
+            .replay(&[Facts::from_enriched(&a), Facts::from_enriched(&b)], now)
+            .await
+            .unwrap();
+        let series = Series {
+            rule: "floods".into(),
+            group: String::new(),
+        };
+        // The claimer wins the series and is still on its way to the
+        // database when a redelivery sees the claim unstored.
+        let claimed = ReportId::new().to_string();
+        let claim = windows.claim(
+            &series,
+            &claimed,
+            now.timestamp_millis(),
+            now.timestamp_millis(),
+        );
+        assert_eq!(claim.await.unwrap(), Claim::Won);
+        let taken_over = store_and_count(&engine, &store, &b, now).await;
+        assert!(matches!(taken_over.as_slice(), [Change::Fired(alert)] if alert.id == claimed));
+
+        let mut late = store.alert(&claimed).await.unwrap().unwrap();
+        late.fired_at = now + chrono::Duration::milliseconds(5);
+        assert!(
+            engine.record(late).await.unwrap().is_none(),
+            "the claimer's own insert lands second and must not fire again"
+        );
+        assert_eq!(
+            store
+                .list_alerts(&AlertQuery {
+                    limit: 10,
+                    ..AlertQuery::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -40,6 +40,10 @@ pub struct Facts<'a> {
     /// Event time: when the sender sent it.
     pub at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// A copy stored before this one came (a retry, a redelivery, a
+    /// rebuild): it is judged late or not by when it first arrived, not by
+    /// when it came again.
+    pub stored_before: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -54,6 +58,7 @@ impl<'a> Facts<'a> {
             place: &enriched.enrichment.place,
             at: event_time(report.sent_at, report.received_at),
             received_at: report.received_at,
+            stored_before: false,
         }
     }
 
@@ -67,6 +72,7 @@ impl<'a> Facts<'a> {
             place: stored.place.as_ref().unwrap_or(&NO_PLACE),
             at: event_time(stored.sent_at, stored.received_at),
             received_at: stored.received_at,
+            stored_before: true,
         }
     }
 

@@ -3,7 +3,7 @@
 //! is awaited while it is held.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -361,6 +361,19 @@ impl WindowStore for MemoryWindows {
             inner.holds.remove(series);
         }
         Ok(())
+    }
+
+    async fn mark_intact(&self) -> Result<(), WindowError> {
+        Ok(())
+    }
+
+    /// Memory is lost only with the process, whose start rebuilds it.
+    async fn is_intact(&self) -> Result<bool, WindowError> {
+        Ok(true)
+    }
+
+    fn restorer(&self) -> Option<Arc<dyn WindowStore>> {
+        None
     }
 
     async fn clear(&self) -> Result<(), WindowError> {

@@ -104,6 +104,11 @@ pub enum WindowError {
     /// Redis unreachable or failing: worth retrying.
     #[error("window store unavailable: {0}")]
     Unavailable(String),
+    /// The store lost what it held (Redis restarted empty, or flushed):
+    /// nothing was changed, and nothing it says can be trusted until the
+    /// windows are rebuilt from the database and marked intact.
+    #[error("the window store lost its data; windows must be rebuilt")]
+    Lost,
 }
 
 #[async_trait]
@@ -149,6 +154,19 @@ pub trait WindowStore: Send + Sync {
     /// Ends the hold of `alert_id` on the series (its alert resolved); the
     /// cooldown keeps running. A hold by another alert is left alone.
     async fn release(&self, series: &Series, alert_id: &str) -> Result<(), WindowError>;
+
+    /// Records that the windows hold all they should: after a rebuild, or
+    /// on a store that starts with nothing to hold.
+    async fn mark_intact(&self) -> Result<(), WindowError>;
+
+    /// Whether the store still holds what it was given since it was last
+    /// marked intact.
+    async fn is_intact(&self) -> Result<bool, WindowError>;
+
+    /// A handle on the same windows that does not answer [`WindowError::Lost`]:
+    /// what rebuilds them. `None` for a store that cannot lose its data
+    /// without losing this process too.
+    fn restorer(&self) -> Option<Arc<dyn WindowStore>>;
 
     /// Forgets everything (tests and `rules test` only).
     async fn clear(&self) -> Result<(), WindowError>;

@@ -11,7 +11,9 @@
 //! - `P{rule|group}:s`, zset: sender → latest event time (with `senders`);
 //! - `P{rule|group}:h`, string: id of the alert holding the series;
 //! - `P{rule|group}:c`, string: end of the series' cooldown, ms;
-//! - `P{rule}:g`, zset: group → last report time (with `track_groups`).
+//! - `P{rule}:g`, zset: group → last report time (with `track_groups`);
+//! - `Pintact`, string: set once the windows hold everything the database
+//!   says they should (see below).
 //!
 //! The `{…}` hash tag puts a series' keys in one cluster slot, so each
 //! series script touches one slot, and series of one rule still spread over
@@ -28,12 +30,24 @@
 //! touches again disappears by itself. Holds last until released, with a
 //! safety TTL of [`HOLD_TTL_MS`] in case the alert that holds one is lost.
 //!
+//! # Lost data
+//!
+//! A Redis restarted empty (or flushed) would make every window look
+//! quiet: firing alerts would resolve and cooling groups fire again. Every
+//! observe, measure and claim script first checks the `Pintact` key and,
+//! when it is gone, answers `ISHARA_LOST` having changed nothing; the rule
+//! engine then rebuilds the windows, holds and cooldowns from the database
+//! through a [`RedisWindows::restoring`] handle (which skips the check) and
+//! sets the key again. The check reads a key outside the series' slot, so
+//! these scripts need a single Redis (or Sentinel), not Redis Cluster.
+//!
 //! Times compared are always the `now` arguments, never Redis's clock: the
 //! same code runs on the fake clock of `ishara rules test`.
 
 use ::redis::aio::ConnectionManager;
 use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 use super::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
 
@@ -46,6 +60,21 @@ pub const TTL_MARGIN_MS: i64 = 60_000;
 /// an alert lost before it was released (a crashed worker, a deleted row).
 /// 30 days is far longer than any alert stays open.
 pub const HOLD_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// The error code of a script that found the `intact` key gone.
+const LOST: &str = "ISHARA_LOST";
+
+/// The first lines of every script that must not run on lost data: the
+/// intact key is the last key, the check flag the last argument.
+macro_rules! unless_lost {
+    () => {
+        r#"
+if ARGV[#ARGV] == '1' and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
+  return redis.error_reply('ISHARA_LOST the window store lost its data')
+end
+"#
+    };
+}
 
 /// The end of the observe and measure scripts: the counts per window, the
 /// evidence, and what claims left on the series. Reads `m`, `now`, `w`,
@@ -70,9 +99,11 @@ return {added, counts, sn, evidence, holder, cooling}
     };
 }
 
-/// KEYS: members, senders, hold, cooldown. ARGV: member, at, has_sender,
-/// sender, now, window, windows, evidence, retain, senders, margin.
+/// KEYS: members, senders, hold, cooldown, intact. ARGV: member, at,
+/// has_sender, sender, now, window, windows, evidence, retain, senders,
+/// margin, check.
 const OBSERVE: &str = concat!(
+    unless_lost!(),
     r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
@@ -105,9 +136,10 @@ end
     measured!()
 );
 
-/// KEYS: members, senders, hold, cooldown. ARGV: now, window, windows,
-/// evidence, senders.
+/// KEYS: members, senders, hold, cooldown, intact. ARGV: now, window,
+/// windows, evidence, senders, check.
 const MEASURE: &str = concat!(
+    unless_lost!(),
     r#"
 local function int(x) return string.format('%d', x) end
 local m, s = KEYS[1], KEYS[2]
@@ -138,9 +170,11 @@ end
 return 1
 "#;
 
-/// KEYS: hold, cooldown. ARGV: alert id, cooldown until, now, hold ttl, margin.
-/// Returns {'won'}, {'held', id} or {'cooling'}.
-const CLAIM: &str = r#"
+/// KEYS: hold, cooldown, intact. ARGV: alert id, cooldown until, now, hold
+/// ttl, margin, check. Returns {'won'}, {'held', id} or {'cooling'}.
+const CLAIM: &str = concat!(
+    unless_lost!(),
+    r#"
 local holder = redis.call('GET', KEYS[1])
 if holder then return {'held', holder} end
 local now, cooldown_until = tonumber(ARGV[3]), tonumber(ARGV[2])
@@ -153,7 +187,8 @@ else
   redis.call('DEL', KEYS[2])
 end
 return {'won'}
-"#;
+"#
+);
 
 /// KEYS: hold. ARGV: alert id.
 const RELEASE: &str = r#"
@@ -163,9 +198,12 @@ end
 return 0
 "#;
 
+#[derive(Clone)]
 pub struct RedisWindows {
     con: ConnectionManager,
     prefix: String,
+    /// Refuse to run on lost data; off only in a [`Self::restoring`] handle.
+    check: bool,
     observe: Script,
     measure: Script,
     touch_group: Script,
@@ -174,7 +212,18 @@ pub struct RedisWindows {
 }
 
 fn unavailable(e: RedisError) -> WindowError {
+    if is_lost(&e) {
+        return WindowError::Lost;
+    }
     WindowError::Unavailable(e.to_string())
+}
+
+/// A script found the intact key gone, alone or inside a pipeline.
+fn is_lost(e: &RedisError) -> bool {
+    e.code() == Some(LOST)
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|failed| failed.iter().any(|(_, error)| error.code() == LOST))
 }
 
 /// Makes `%`, `{`, `}` and `|` impossible in a key part, so that parts
@@ -231,6 +280,7 @@ impl RedisWindows {
         let store = Self {
             con,
             prefix: prefix.to_owned(),
+            check: true,
             observe: Script::new(OBSERVE),
             measure: Script::new(MEASURE),
             touch_group: Script::new(TOUCH_GROUP),
@@ -247,6 +297,24 @@ impl RedisWindows {
     /// The prefix every key of this store starts with.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The same windows, without the lost-data check: what rebuilds them.
+    pub fn restoring(&self) -> Self {
+        Self {
+            check: false,
+            ..self.clone()
+        }
+    }
+
+    fn intact_key(&self) -> String {
+        format!("{}intact", self.prefix)
+    }
+
+    /// A series' keys and the intact key: what the checked scripts read.
+    fn checked_keys(&self, series: &Series) -> [String; 5] {
+        let [m, s, h, c] = self.series_keys(series);
+        [m, s, h, c, self.intact_key()]
     }
 
     fn series_key(&self, series: &Series, kind: &str) -> String {
@@ -319,7 +387,7 @@ impl WindowStore for RedisWindows {
         }
         let mut pipe = ::redis::pipe();
         for (obs, shape) in batch {
-            let mut cmd = evalsha(&self.observe, &self.series_keys(&obs.series));
+            let mut cmd = evalsha(&self.observe, &self.checked_keys(&obs.series));
             cmd.arg(&obs.member)
                 .arg(obs.at_ms)
                 .arg(bool_arg(obs.sender.is_some()))
@@ -330,7 +398,8 @@ impl WindowStore for RedisWindows {
                 .arg(shape.evidence)
                 .arg(shape.retain_ms)
                 .arg(bool_arg(shape.senders))
-                .arg(TTL_MARGIN_MS);
+                .arg(TTL_MARGIN_MS)
+                .arg(bool_arg(self.check));
             pipe.add_command(cmd);
             if shape.track_groups && obs.at_ms > now_ms.saturating_sub(shape.retain_ms) {
                 let mut touch = evalsha(&self.touch_group, &[&self.groups_key(&obs.series.rule)]);
@@ -357,12 +426,13 @@ impl WindowStore for RedisWindows {
         }
         let mut pipe = ::redis::pipe();
         for (series, shape) in batch {
-            let mut cmd = evalsha(&self.measure, &self.series_keys(series));
+            let mut cmd = evalsha(&self.measure, &self.checked_keys(series));
             cmd.arg(now_ms)
                 .arg(shape.window_ms)
                 .arg(shape.windows)
                 .arg(shape.evidence)
-                .arg(bool_arg(shape.senders));
+                .arg(bool_arg(shape.senders))
+                .arg(bool_arg(self.check));
             pipe.add_command(cmd);
         }
         let raw: Vec<RawMeasure> = self.run(&pipe).await?;
@@ -391,12 +461,13 @@ impl WindowStore for RedisWindows {
     ) -> Result<Claim, WindowError> {
         let hold = self.series_key(series, "h");
         let cooldown = self.series_key(series, "c");
-        let mut cmd = evalsha(&self.claim, &[&hold, &cooldown]);
+        let mut cmd = evalsha(&self.claim, &[&hold, &cooldown, &self.intact_key()]);
         cmd.arg(alert_id)
             .arg(cooldown_until_ms)
             .arg(now_ms)
             .arg(HOLD_TTL_MS)
-            .arg(TTL_MARGIN_MS);
+            .arg(TTL_MARGIN_MS)
+            .arg(bool_arg(self.check));
         let answer: Vec<String> = self.run_one(cmd).await?;
         match answer.as_slice() {
             [won] if won == "won" => Ok(Claim::Won),
@@ -414,6 +485,20 @@ impl WindowStore for RedisWindows {
         cmd.arg(alert_id);
         let _: i64 = self.run_one(cmd).await?;
         Ok(())
+    }
+
+    async fn mark_intact(&self) -> Result<(), WindowError> {
+        self.run_one::<()>(::redis::cmd("SET").arg(self.intact_key()).arg("1").clone())
+            .await
+    }
+
+    async fn is_intact(&self) -> Result<bool, WindowError> {
+        self.run_one(::redis::cmd("EXISTS").arg(self.intact_key()).clone())
+            .await
+    }
+
+    fn restorer(&self) -> Option<Arc<dyn WindowStore>> {
+        Some(Arc::new(self.restoring()))
     }
 
     async fn clear(&self) -> Result<(), WindowError> {
