@@ -225,6 +225,67 @@ async fn a_mail_server_that_refuses_then_recovers_gets_the_alert_once() {
 }
 
 #[tokio::test]
+async fn a_mail_server_that_hangs_is_given_up_on_and_the_alert_sent_once_it_answers() {
+    let smtp = SmtpServer::start().await;
+    smtp.hang_next(1);
+    let app = TestApp::spawn(|c| {
+        write_rules(c, CHOLERA_RULE);
+        fast_retries(c);
+        c.smtp.url = Some(smtp.url());
+        c.smtp.from = Some("alerts@ishara.test".into());
+        c.smtp.timeout_secs = 1;
+        c.channels
+            .insert("duty_desk".into(), channel(&["duty@moh.test"], &[], None));
+    })
+    .await;
+    three_cholera_reports(&app).await;
+    let id = the_alert(&app).await["id"].as_str().unwrap().to_owned();
+    let attempts = attempts_until(&app, &id, |a| a.len() == 2).await;
+    assert_eq!(statuses(&attempts), ["failed", "sent"], "{attempts:#?}");
+    let mails = smtp.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(smtp.refused(), 1);
+}
+
+#[tokio::test]
+async fn a_permanent_smtp_rejection_is_not_retried_and_the_webhook_still_goes() {
+    let smtp = SmtpServer::start().await;
+    smtp.reject_next(1000);
+    let hook = receiver(ResponseTemplate::new(200)).await;
+    let app = TestApp::spawn(|c| {
+        write_rules(c, CHOLERA_RULE);
+        fast_retries(c);
+        c.smtp.url = Some(smtp.url());
+        c.smtp.from = Some("alerts@ishara.test".into());
+        c.channels.insert(
+            "duty_desk".into(),
+            channel(&["duty@moh.test"], &[], Some(hook.uri())),
+        );
+    })
+    .await;
+    three_cholera_reports(&app).await;
+    let id = the_alert(&app).await["id"].as_str().unwrap().to_owned();
+    let attempts = attempts_until(&app, &id, |a| {
+        let sent_hook = a
+            .iter()
+            .any(|a| a["kind"] == "webhook" && a["status"] == "sent");
+        let email_settled = a
+            .iter()
+            .any(|a| a["kind"] == "email" && a["status"] == "dead");
+        sent_hook && email_settled
+    })
+    .await;
+    let email: Vec<&Value> = attempts.iter().filter(|a| a["kind"] == "email").collect();
+    assert_eq!(email.len(), 1, "a 5xx is final, tried once: {attempts:#?}");
+    assert!(
+        email[0]["error"].as_str().unwrap().contains("554"),
+        "{attempts:#?}"
+    );
+    assert_eq!(smtp.refused(), 1);
+    assert!(smtp.received().is_empty());
+}
+
+#[tokio::test]
 async fn a_refusing_mail_server_does_not_hold_back_the_webhook_of_the_same_channel() {
     let smtp = SmtpServer::start().await;
     smtp.refuse_next(1000);

@@ -26,6 +26,10 @@ pub struct Email<'a> {
 pub struct EmailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The whole transaction's deadline: lettre's own timeout covers only
+    /// the connect, and a server that goes silent after it would hold the
+    /// send, and its channel, forever.
+    deadline: Duration,
 }
 
 impl EmailSender {
@@ -39,10 +43,15 @@ impl EmailSender {
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("smtp.from is not set"))?
             .parse()?;
+        let deadline = Duration::from_secs(config.timeout_secs.max(1));
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-            .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))))
+            .timeout(Some(deadline))
             .build();
-        Ok(Self { transport, from })
+        Ok(Self {
+            transport,
+            from,
+            deadline,
+        })
     }
 
     /// Sends one email; `Ok` carries the server's reply, such as
@@ -52,7 +61,14 @@ impl EmailSender {
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad address: {e}")))?;
         let message = self.message(to, email)?;
-        match self.transport.send(message).await {
+        let sent = tokio::time::timeout(self.deadline, self.transport.send(message)).await;
+        let Ok(sent) = sent else {
+            return Err(SendError::Transient(format!(
+                "the mail server did not answer within {} s",
+                self.deadline.as_secs()
+            )));
+        };
+        match sent {
             Ok(response) => Ok(response
                 .first_line()
                 .map(|line| format!("{} {line}", response.code()))

@@ -46,6 +46,8 @@ struct Shared {
     mails: watch::Sender<Vec<ReceivedMail>>,
     refuse_budget: AtomicUsize,
     refused: AtomicUsize,
+    reject_budget: AtomicUsize,
+    hang_budget: AtomicUsize,
 }
 
 impl SmtpServer {
@@ -59,6 +61,8 @@ impl SmtpServer {
             mails: watch::Sender::new(Vec::new()),
             refuse_budget: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
+            reject_budget: AtomicUsize::new(0),
+            hang_budget: AtomicUsize::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         SmtpServer {
@@ -83,6 +87,19 @@ impl SmtpServer {
     /// Replaces any budget left from an earlier call.
     pub fn refuse_next(&self, n: usize) {
         self.shared.refuse_budget.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` transactions are answered with a permanent 554 once
+    /// their DATA is complete, and are not recorded.
+    pub fn reject_next(&self, n: usize) {
+        self.shared.reject_budget.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` transactions get no answer to their DATA: the server
+    /// keeps the connection open and says nothing until the client gives
+    /// up. They are not recorded.
+    pub fn hang_next(&self, n: usize) {
+        self.shared.hang_budget.store(n, Ordering::SeqCst);
     }
 
     /// Counts refused transactions so far.
@@ -162,6 +179,14 @@ struct Session {
 enum Flow {
     Continue,
     Close,
+}
+
+/// Decrement-if-positive in one step, so concurrent sessions never
+/// refuse more than the budget.
+fn take(budget: &AtomicUsize) -> bool {
+    budget
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl Session {
@@ -364,11 +389,24 @@ impl Session {
             data,
             auth: self.auth.clone(),
         };
-        if self.take_refusal() {
+        if take(&self.shared.refuse_budget) {
             self.shared.refused.fetch_add(1, Ordering::SeqCst);
             return self
                 .reply("451 4.3.0 Temporarily refused by the test server")
                 .await;
+        }
+        if take(&self.shared.reject_budget) {
+            self.shared.refused.fetch_add(1, Ordering::SeqCst);
+            return self
+                .reply("554 5.7.1 Rejected for good by the test server")
+                .await;
+        }
+        if take(&self.shared.hang_budget) {
+            self.shared.refused.fetch_add(1, Ordering::SeqCst);
+            // Silent until the client hangs up.
+            let mut rest = Vec::new();
+            while self.rd.read_until(b'\n', &mut rest).await? > 0 {}
+            return Ok(());
         }
         let mut queued = 0;
         self.shared.mails.send_modify(|mails| {
@@ -377,15 +415,6 @@ impl Session {
         });
         self.reply(&format!("250 2.0.0 OK queued as {queued}"))
             .await
-    }
-
-    fn take_refusal(&self) -> bool {
-        // Decrement-if-positive in one step, so concurrent sessions never
-        // refuse more than the budget.
-        self.shared
-            .refuse_budget
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
     }
 
     fn reset_transaction(&mut self) {
