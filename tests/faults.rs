@@ -628,3 +628,52 @@ async fn postgres_down_longer_than_the_pool_timeout_loses_nothing() {
         "{dead}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_killed_with_reports_in_its_spool_drains_them_after_restart() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique("faults");
+    let broker = Proxy::start(amqp_target(&amqp_url())).await;
+    broker.cut();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("ISHARA_HTTP__LISTEN", format!("127.0.0.1:{port}")),
+        ("ISHARA_AMQP__URL", broker.amqp_url(&amqp_url())),
+        ("ISHARA_AMQP__PREFIX", prefix.clone()),
+        ("ISHARA_DATABASE__URL", db.url.clone()),
+    ];
+    let mut api = Ishara::start("api", dir.path(), &env);
+    wait_healthy(&base).await;
+    let ids: Vec<String> = (0..300).map(|n| format!("s-{n}")).collect();
+    post_batches(&base, &ids).await;
+    let spooled: u64 = std::fs::read_dir(dir.path().join("data/spool"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(
+        spooled > 0,
+        "the broker is cut: the reports wait in the spool"
+    );
+    api.kill9();
+
+    broker.restore();
+    let restarted = Ishara::start("api", dir.path(), &env);
+    let worker_env = [
+        ("ISHARA_AMQP__URL", amqp_url()),
+        ("ISHARA_AMQP__PREFIX", prefix.clone()),
+        ("ISHARA_DATABASE__URL", db.url.clone()),
+    ];
+    let worker = Ishara::start("worker", dir.path(), &worker_env);
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let stored = eventually("the spool drains into the store", 120, || async {
+        let stored = stored_in_postgres(&pool).await;
+        (stored.len() >= ids.len()).then_some(stored)
+    })
+    .await;
+    assert_each_once(stored, &ids);
+    drop((restarted, worker));
+    delete_amqp(&amqp_url(), &prefix).await;
+}
