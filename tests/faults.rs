@@ -23,6 +23,20 @@ const CHOLERA_RULE: &str = r#"
   severity: severe
 "#;
 
+/// The same rule, telling the duty desk's webhook.
+const NOTIFIED_CHOLERA_RULE: &str = r#"
+- id: cholera-cluster
+  match:
+    keywords:
+      cholera: [cholera, kipindupindu]
+  window: 24h
+  when:
+    count: { gte: 3 }
+  cooldown: 6h
+  severity: severe
+  notify: [duty_desk]
+"#;
+
 /// A `redis-server` of the test's own, keeping nothing on disk, killed
 /// (SIGKILL) when dropped.
 struct PrivateRedis {
@@ -414,11 +428,17 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_counts_each_report_once() {
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(dir.path().join("rules/rules.yaml"), CHOLERA_RULE).unwrap();
+    std::fs::write(dir.path().join("rules/rules.yaml"), NOTIFIED_CHOLERA_RULE).unwrap();
+    let hook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
     let prefix = unique("faults");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let env = [
+        ("ISHARA_CHANNELS__DUTY_DESK__WEBHOOK", hook.uri()),
         ("ISHARA_HTTP__LISTEN", format!("127.0.0.1:{port}")),
         ("ISHARA_AMQP__URL", amqp_url()),
         ("ISHARA_AMQP__PREFIX", prefix.clone()),
@@ -431,6 +451,7 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_counts_each_report_once() {
     wait_healthy(&base).await;
     let mut doomed = Ishara::start("worker", dir.path(), &env);
     let survivor = Ishara::start("worker", dir.path(), &env);
+    let notifier = Ishara::start("notifier", dir.path(), &env);
 
     let ids: Vec<String> = (0..3000).map(|n| format!("w-{n}")).collect();
     post_batches(&base, &ids).await;
@@ -471,6 +492,23 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_counts_each_report_once() {
         .await
         .unwrap();
     assert_eq!(alerts, 1, "one firing, one alert");
+    // One message: the delivery is recorded as sent, and the receiver got
+    // exactly one request.
+    let delivered: i64 = eventually("the alert is delivered", 60, || async {
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notification_attempts WHERE status = 'sent'")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+        (sent >= 1).then_some(sent)
+    })
+    .await;
+    assert_eq!(delivered, 1);
+    assert_eq!(
+        hook.received_requests().await.unwrap().len(),
+        1,
+        "one message"
+    );
     let _: () = redis::cmd("EVAL")
         .arg("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end")
         .arg(0)
@@ -478,7 +516,7 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_counts_each_report_once() {
         .query_async(&mut con)
         .await
         .unwrap();
-    drop((api, survivor));
+    drop((api, survivor, notifier));
     delete_amqp(&amqp_url(), &prefix).await;
 }
 
