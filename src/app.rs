@@ -314,7 +314,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
-    let Some(amqp) = amqp_queue(config, "reports", AmqpQueue::grouping).await else {
+    let Some(amqp) = amqp_queue(config, "reports", AmqpQueue::grouping_within).await else {
         return local_queue(config, "queue.sqlite").await;
     };
     let spool_dir = config.data_dir.join("spool");
@@ -327,7 +327,7 @@ async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
 /// a local queue beside the reports' one. Not spooled: an alert that cannot
 /// be published stays unpublished in the database until the outbox sweep.
 async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
-    match amqp_queue(config, "alerts", AmqpQueue::new).await {
+    match amqp_queue(config, "alerts", AmqpQueue::confirming_within).await {
         Some(amqp) => Ok(amqp),
         None => local_queue(config, "alerts-queue.sqlite").await,
     }
@@ -346,10 +346,11 @@ async fn local_queue(config: &Config, file: &str) -> anyhow::Result<Arc<dyn Repo
 async fn amqp_queue(
     config: &Config,
     name: &str,
-    open: fn(&str, Names) -> Arc<AmqpQueue>,
+    open: fn(&str, Names, std::time::Duration) -> Arc<AmqpQueue>,
 ) -> Option<Arc<AmqpQueue>> {
     let url = config.amqp.url.as_ref()?;
-    let amqp = open(url, Names::new(&config.amqp.prefix, name));
+    let names = Names::new(&config.amqp.prefix, name);
+    let amqp = open(url, names, config.confirm_timeout());
     if let Err(e) = amqp.connect().await {
         tracing::warn!(queue = name, error = %e, "RabbitMQ unreachable at start; retrying in the background");
     }

@@ -124,6 +124,9 @@ pub struct AmqpConfig {
     pub prefix: String,
     /// Unconfirmed deliveries one worker holds at once.
     pub prefetch: u16,
+    /// A report the broker has not confirmed this long after it arrived is
+    /// spooled to disk instead, so no request waits longer on the broker.
+    pub confirm_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -394,6 +397,7 @@ impl Default for Config {
                 url: None,
                 prefix: "ishara".into(),
                 prefetch: 64,
+                confirm_timeout_ms: 5000,
             },
             database: DatabaseConfig {
                 url: None,
@@ -451,6 +455,10 @@ impl Config {
 
     pub fn evaluation_interval(&self) -> Duration {
         Duration::from_millis(self.rules.evaluation_interval_ms)
+    }
+
+    pub fn confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.amqp.confirm_timeout_ms)
     }
 
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -547,6 +555,9 @@ impl Config {
         }
         if self.amqp.prefetch == 0 {
             return bad("amqp.prefetch", "must be greater than 0");
+        }
+        if self.amqp.confirm_timeout_ms == 0 {
+            return bad("amqp.confirm_timeout_ms", "must be greater than 0");
         }
         if self.amqp.prefix.is_empty() {
             return bad("amqp.prefix", "must not be empty");

@@ -21,6 +21,14 @@ impl Deployed {
     }
 
     async fn start_with(amqp: Option<String>, prefetch: u16) -> Self {
+        Self::start_confirming(amqp, prefetch, Duration::from_secs(5)).await
+    }
+
+    async fn start_confirming(
+        amqp: Option<String>,
+        prefetch: u16,
+        confirm_timeout: Duration,
+    ) -> Self {
         let db = TestDatabase::create().await;
         let real = amqp_url();
         let amqp = amqp.unwrap_or(real);
@@ -30,6 +38,7 @@ impl Deployed {
             c.amqp.url = Some(url);
             c.amqp.prefix = p;
             c.amqp.prefetch = prefetch;
+            c.amqp.confirm_timeout_ms = confirm_timeout.as_millis() as u64;
             c.database.url = Some(db_url);
         })
         .await;
@@ -262,4 +271,129 @@ async fn two_instances_sharing_the_broker_store_each_report_once() {
     assert_eq!(second.reports().await.len(), 30);
     drop(second);
     first.stop().await;
+}
+
+/// Short, to keep the tests quick; the guarantee is the same at 5 s.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(1);
+/// What a reply may take beyond the confirm timeout: an fsync, and HTTP.
+const REPLY_MARGIN: Duration = Duration::from_millis(500);
+/// How soon after the broker answers again every spooled report must be
+/// stored: a reconnection, the drain, and the worker's store.
+const DRAINED_WITHIN: Duration = Duration::from_secs(2);
+
+/// Sends a report and times its reply from the moment it is sent.
+async fn timed_post(app: &TestApp, sid: &str, text: &str) -> (reqwest::StatusCode, Duration) {
+    let sent = tokio::time::Instant::now();
+    let status = post_twilio(app, sid, text).await.status();
+    (status, sent.elapsed())
+}
+
+/// Waits (up to `within`) for `n` stored reports; how long that took.
+async fn time_to_store(app: &TestApp, n: usize, within: Duration) -> Duration {
+    let start = tokio::time::Instant::now();
+    loop {
+        let stored = app.reports().await.len();
+        if stored >= n {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "{stored} of {n} reports stored {within:?} after the broker came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// RabbitMQ keeps the socket open but stops confirming: requests arriving
+/// while another waits for its confirm must not wait for that one's
+/// timeout and then their own; each is spooled within the confirm timeout
+/// of its own arrival, and all are stored once the broker answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_broker_holds_no_reply_past_the_confirm_timeout() {
+    let proxy = Proxy::start(amqp_target(&amqp_url())).await;
+    let d =
+        Deployed::start_confirming(Some(proxy.amqp_url(&amqp_url())), 64, CONFIRM_TIMEOUT).await;
+    assert_eq!(
+        post_twilio(&d.app, "SM50000000000000000000000000000000", "before")
+            .await
+            .status(),
+        200
+    );
+    d.app.wait_for_reports(1).await;
+
+    proxy.stall();
+    // Staggered: each later request arrives while earlier ones wait for a
+    // confirm that is not coming.
+    let sids: Vec<String> = (0..8).map(|i| format!("SM6{i:031}")).collect();
+    let posts = sids.iter().enumerate().map(|(i, sid)| {
+        let app = &d.app;
+        async move {
+            tokio::time::sleep(Duration::from_millis(150) * i as u32).await;
+            timed_post(app, sid, &format!("while stalled {i}")).await
+        }
+    });
+    for (i, (status, took)) in futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(status, 200, "request {i} accepted");
+        assert!(
+            took < CONFIRM_TIMEOUT + REPLY_MARGIN,
+            "request {i} answered {took:?} after it arrived"
+        );
+    }
+
+    proxy.resume();
+    let took = time_to_store(&d.app, 1 + sids.len(), DRAINED_WITHIN).await;
+    eprintln!("stored {took:?} after the broker resumed");
+    let reports = d.app.wait_for_reports(1 + sids.len()).await;
+    let mut expected: Vec<&str> = sids.iter().map(String::as_str).collect();
+    expected.push("SM50000000000000000000000000000000");
+    expected.sort();
+    assert_eq!(sorted_source_ids(&reports), expected, "each report once");
+    d.stop().await;
+}
+
+/// After an outage long enough for the reconnection back-off to grow, the
+/// spool still drains as soon as the broker is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_long_outage_the_spool_drains_as_soon_as_the_broker_returns() {
+    let proxy = Proxy::start(amqp_target(&amqp_url())).await;
+    let d =
+        Deployed::start_confirming(Some(proxy.amqp_url(&amqp_url())), 64, CONFIRM_TIMEOUT).await;
+    assert_eq!(
+        post_twilio(&d.app, "SM70000000000000000000000000000000", "before")
+            .await
+            .status(),
+        200
+    );
+    d.app.wait_for_reports(1).await;
+
+    proxy.cut();
+    // Reports trickle in over an outage of 8 s, long enough for a back-off
+    // that doubles from 250 ms to pass 4 s.
+    let outage = tokio::time::Instant::now();
+    let sids: Vec<String> = (0..8).map(|i| format!("SM8{i:031}")).collect();
+    for (i, sid) in sids.iter().enumerate() {
+        let (status, took) = timed_post(&d.app, sid, &format!("during outage {i}")).await;
+        assert_eq!(status, 200, "request {i} accepted");
+        assert!(
+            took < CONFIRM_TIMEOUT + REPLY_MARGIN,
+            "request {i}: {took:?}"
+        );
+        tokio::time::sleep_until(outage + Duration::from_secs(1) * (i as u32 + 1)).await;
+    }
+    assert_eq!(
+        d.app.reports().await.len(),
+        1,
+        "nothing stored while cut off"
+    );
+
+    proxy.restore();
+    let took = time_to_store(&d.app, 1 + sids.len(), DRAINED_WITHIN).await;
+    eprintln!("stored {took:?} after the broker came back");
+    let reports = d.app.wait_for_reports(1 + sids.len()).await;
+    assert_eq!(reports.len(), 1 + sids.len(), "each report once");
+    d.stop().await;
 }

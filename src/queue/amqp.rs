@@ -27,9 +27,12 @@ use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue, batch};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A confirm slower than this is treated as a failure (and the message
 /// spooled); if the broker confirms later the copy is deduplicated.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Reconnection attempts are a TCP connect, cheap even when refused; a
+/// longer back-off would hold the spool (and the consumers) back that much
+/// after the broker returns.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// After this many failed deliveries RabbitMQ dead-letters a message by
 /// itself: a message that crashes workers must not loop for ever.
 const DELIVERY_LIMIT: i64 = 20;
@@ -74,6 +77,7 @@ pub struct AmqpQueue {
     /// read lock rather than the reconnection mutex.
     current: RwLock<Option<Channel>>,
     link: Mutex<Link>,
+    confirm_timeout: Duration,
     /// Set when publishes are grouped (see [`batch`]): where they wait.
     grouping: Option<Grouping>,
 }
@@ -100,30 +104,58 @@ struct Link {
 impl AmqpQueue {
     /// A queue that sends one message per publish.
     pub fn new(url: &str, names: Names) -> Arc<Self> {
-        Arc::new(Self::unshared(url, names, None))
+        Self::confirming_within(url, names, DEFAULT_CONFIRM_TIMEOUT)
+    }
+
+    /// As [`Self::new`], failing a publish not confirmed within `timeout`.
+    pub fn confirming_within(url: &str, names: Names, timeout: Duration) -> Arc<Self> {
+        Arc::new(Self::unshared(url, names, timeout, None))
     }
 
     /// A queue that sends publishes made at the same time as one message
     /// (see [`batch`]); its consumers must read them with
     /// [`Delivery::payloads`].
     pub fn grouping(url: &str, names: Names) -> Arc<Self> {
+        Self::grouping_within(url, names, DEFAULT_CONFIRM_TIMEOUT)
+    }
+
+    /// As [`Self::grouping`], failing a publish not confirmed within
+    /// `timeout` of the call, however long it waited for its group.
+    pub fn grouping_within(url: &str, names: Names, timeout: Duration) -> Arc<Self> {
         Arc::new_cyclic(|queue| {
             let grouping = Grouping {
                 queue: queue.clone(),
                 waiting: OnceLock::new(),
             };
-            Self::unshared(url, names, Some(grouping))
+            Self::unshared(url, names, timeout, Some(grouping))
         })
     }
 
-    fn unshared(url: &str, names: Names, grouping: Option<Grouping>) -> Self {
+    fn unshared(
+        url: &str,
+        names: Names,
+        confirm_timeout: Duration,
+        grouping: Option<Grouping>,
+    ) -> Self {
         Self {
             url: url.to_owned(),
             names,
             current: RwLock::new(None),
             link: Mutex::new(Link::default()),
+            confirm_timeout,
             grouping,
         }
+    }
+
+    /// `publish` bounded by the confirm timeout from its start: a stalled
+    /// socket can hold the send itself, not only the confirm.
+    async fn within<T>(
+        &self,
+        publish: impl std::future::Future<Output = Result<T, QueueError>>,
+    ) -> Result<T, QueueError> {
+        tokio::time::timeout(self.confirm_timeout, publish)
+            .await
+            .unwrap_or_else(|_| Err(no_confirm_in_time()))
     }
 
     /// Connects now, declaring the topology; for start-up checks.
@@ -164,8 +196,13 @@ impl AmqpQueue {
             }
             Err(e) => {
                 link.channel = None;
+                // Said once per outage: the retries are frequent.
+                if link.backoff.is_zero() {
+                    tracing::warn!(error = %e, "RabbitMQ unavailable; retrying");
+                } else {
+                    tracing::debug!(error = %e, "RabbitMQ still unavailable");
+                }
                 link.backoff = (link.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
-                tracing::warn!(error = %e, retry_in = ?link.backoff, "RabbitMQ unavailable");
                 Err(e)
             }
         }
@@ -344,7 +381,7 @@ async fn publish_confirmed(
     headers: FieldTable,
 ) -> Result<(), QueueError> {
     let confirm = start_publish(channel, exchange, routing_key, payload, JSON, headers).await?;
-    await_confirm(confirm).await
+    await_confirm(confirm, DEFAULT_CONFIRM_TIMEOUT).await
 }
 
 /// Sends the message; the broker's confirm is awaited separately, so that
@@ -377,13 +414,16 @@ async fn start_publish(
     Ok(confirm)
 }
 
+fn no_confirm_in_time() -> QueueError {
+    QueueError::unavailable("no confirm from the broker in time")
+}
+
 async fn await_confirm(
     confirm: lapin::publisher_confirm::PublisherConfirm,
+    timeout: Duration,
 ) -> Result<(), QueueError> {
-    match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-        Err(_) => Err(QueueError::unavailable(
-            "no confirm from the broker in time",
-        )),
+    match tokio::time::timeout(timeout, confirm).await {
+        Err(_) => Err(no_confirm_in_time()),
         Ok(Err(e)) => Err(QueueError::unavailable(e)),
         Ok(Ok(Confirmation::Ack(None))) => Ok(()),
         Ok(Ok(Confirmation::Ack(Some(_)))) => {
@@ -404,6 +444,7 @@ impl Grouping {
             payload: payload.to_vec(),
             confirmed,
         };
+        let timeout = self.queue.upgrade().ok_or_else(stopped)?.confirm_timeout;
         self.waiting
             .get_or_init(|| {
                 let (sender, waiting) = mpsc::unbounded_channel();
@@ -412,7 +453,13 @@ impl Grouping {
             })
             .send(waiting)
             .map_err(|_| stopped())?;
-        confirm.await.map_err(|_| stopped())?
+        // From the call, not from when its group leaves: behind a stalled
+        // group it would otherwise wait for that group's timeout and then
+        // its own. Given up on, it is left out of any later group.
+        match tokio::time::timeout(timeout, confirm).await {
+            Ok(outcome) => outcome.map_err(|_| stopped())?,
+            Err(_) => Err(no_confirm_in_time()),
+        }
     }
 }
 
@@ -426,14 +473,18 @@ async fn publish_groups(queue: Weak<AmqpQueue>, mut waiting: mpsc::UnboundedRece
             return;
         };
         let group = take_group(first, &mut waiting);
+        if group.is_empty() {
+            continue;
+        }
         let Some(queue) = queue.upgrade() else {
             return;
         };
+        let timeout = queue.confirm_timeout;
         let sent = queue.start_group(&group).await;
         drop(queue);
         tokio::spawn(async move {
             let outcome = match sent {
-                Ok(confirm) => await_confirm(confirm).await,
+                Ok(confirm) => await_confirm(confirm, timeout).await,
                 Err(e) => Err(e),
             };
             for publish in group {
@@ -445,23 +496,54 @@ async fn publish_groups(queue: Weak<AmqpQueue>, mut waiting: mpsc::UnboundedRece
 }
 
 /// The first waiting publish and as many more as are waiting, within the
-/// bounds of one message.
+/// bounds of one message, leaving out those whose callers gave up (and
+/// spooled their report).
 fn take_group(first: Waiting, waiting: &mut mpsc::UnboundedReceiver<Waiting>) -> Vec<Waiting> {
-    let mut bytes = first.payload.len();
-    let mut group = vec![first];
-    while group.len() < GROUP_MAX_PAYLOADS && bytes < GROUP_MAX_BYTES {
-        match waiting.try_recv() {
-            Ok(next) => {
-                bytes += next.payload.len();
-                group.push(next);
-            }
-            Err(_) => break,
+    let mut bytes = 0;
+    let mut group = Vec::new();
+    let mut next = Some(first);
+    while let Some(publish) = next.take() {
+        if !publish.confirmed.is_closed() {
+            bytes += publish.payload.len();
+            group.push(publish);
+        }
+        if group.len() < GROUP_MAX_PAYLOADS && bytes < GROUP_MAX_BYTES {
+            next = waiting.try_recv().ok();
         }
     }
     group
 }
 
 impl AmqpQueue {
+    /// One message per payload, all in flight at once, then every confirm.
+    async fn publish_each<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<(), QueueError> {
+        let channel = self.channel().await?;
+        let result = async {
+            let mut confirms = Vec::with_capacity(payloads.len());
+            for payload in payloads {
+                let confirm = start_publish(
+                    &channel,
+                    "",
+                    &self.names.queue,
+                    payload.as_ref(),
+                    JSON,
+                    FieldTable::default(),
+                )
+                .await?;
+                confirms.push(confirm);
+            }
+            for confirm in confirms {
+                await_confirm(confirm, self.confirm_timeout).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if result.is_err() && !channel.status().connected() {
+            self.forget(&channel).await;
+        }
+        result
+    }
+
     /// Sends a group: one plain message if it is alone, else one batch.
     async fn start_group(
         &self,
@@ -497,59 +579,28 @@ impl ReportQueue for AmqpQueue {
         if let Some(grouping) = &self.grouping {
             return grouping.publish(payload).await;
         }
-        let channel = self.channel().await?;
-        let result = publish_confirmed(
-            &channel,
-            "",
-            &self.names.queue,
-            payload,
-            FieldTable::default(),
-        )
-        .await;
-        if result.is_err() && !channel.status().connected() {
-            self.forget(&channel).await;
-        }
-        result
+        self.within(self.publish_each(std::slice::from_ref(&payload)))
+            .await
     }
 
     async fn publish_batch(&self, payloads: &[Vec<u8>]) -> Result<(), QueueError> {
-        let channel = self.channel().await?;
-        let result = async {
-            let mut confirms = Vec::with_capacity(payloads.len());
-            for payload in payloads {
-                let confirm = start_publish(
-                    &channel,
-                    "",
-                    &self.names.queue,
-                    payload,
-                    JSON,
-                    FieldTable::default(),
-                )
-                .await?;
-                confirms.push(confirm);
-            }
-            for confirm in confirms {
-                await_confirm(confirm).await?;
-            }
-            Ok(())
-        }
-        .await;
-        if result.is_err() && !channel.status().connected() {
-            self.forget(&channel).await;
-        }
-        result
+        self.within(self.publish_each(payloads)).await
     }
 
     async fn consume(&self, prefetch: u16) -> anyhow::Result<mpsc::Receiver<Delivery>> {
         let (tx, rx) = mpsc::channel(prefetch as usize);
-        let this = Self::unshared(&self.url, self.names.clone(), None);
+        let this = Self::unshared(&self.url, self.names.clone(), self.confirm_timeout, None);
         tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;
             while !tx.is_closed() {
                 match this.consume_once(prefetch, &tx).await {
                     Ok(()) => backoff = MIN_BACKOFF,
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in = ?backoff, "consumer lost RabbitMQ");
+                        if backoff == MIN_BACKOFF {
+                            tracing::warn!(error = %e, "consumer lost RabbitMQ; reconnecting");
+                        } else {
+                            tracing::debug!(error = %e, "consumer still without RabbitMQ");
+                        }
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }

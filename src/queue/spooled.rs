@@ -11,7 +11,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::spool::Spool;
 use super::{DeadLetter, Delivery, QueueError, ReportQueue};
 
-const DRAIN_RETRY: Duration = Duration::from_millis(500);
+/// How soon the drainer tries again after the broker failed it; with the
+/// broker's reconnection back-off, the spool starts draining well within a
+/// second of the broker's return.
+const DRAIN_RETRY: Duration = Duration::from_millis(250);
 const DRAIN_BATCH: usize = 256;
 
 pub struct Spooled {

@@ -140,11 +140,14 @@ pub async fn delete_amqp(url: &str, prefix: &str) {
 // ------------------------------------------------------------------- proxy
 
 /// A TCP proxy in front of a real service; `cut()` drops every connection
-/// and refuses new ones until `restore()`, as a broker outage would.
+/// and refuses new ones until `restore()`, as a broker outage would;
+/// `stall()` keeps every connection open but forwards no byte until
+/// `resume()`, as a broker that hangs would.
 pub struct Proxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
     cut: Arc<Notify>,
+    stalled: tokio::sync::watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -153,10 +156,11 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let cut = Arc::new(Notify::new());
+        let (stalled, flowing) = tokio::sync::watch::channel(false);
         let (up2, cut2) = (up.clone(), cut.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
                 if !up2.load(Ordering::SeqCst) {
@@ -165,18 +169,27 @@ impl Proxy {
                 }
                 let target = target.clone();
                 let cut = cut2.clone();
+                let flowing = flowing.clone();
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                    let Ok(server) = TcpStream::connect(&target).await else {
                         return;
                     };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = forward(client_read, server_write, flowing.clone()) => {}
+                        _ = forward(server_read, client_write, flowing) => {}
                         _ = cut.notified() => {}
                     }
                 });
             }
         });
-        Self { addr, up, cut }
+        Self {
+            addr,
+            up,
+            cut,
+            stalled,
+        }
     }
 
     /// The AMQP URL of `real` with its host and port replaced by the proxy.
@@ -191,6 +204,38 @@ impl Proxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
+    }
+}
+
+/// Copies one direction, holding bytes (read or not) while stalled.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut flowing: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        if flowing.wait_for(|stalled| !stalled).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if flowing.wait_for(|stalled| !stalled).await.is_err()
+            || to.write_all(&buf[..n]).await.is_err()
+        {
+            return;
+        }
     }
 }
 
@@ -308,7 +353,12 @@ impl TestApp {
 
     /// Stops this app and starts another on the same data directory and
     /// configuration, as a process restart would.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|| {}).await
+    }
+
+    /// As [`Self::restart`], doing `meanwhile` while no app runs.
+    pub async fn restart_with(mut self, meanwhile: impl FnOnce()) -> Self {
         let data = self._data.take().expect("a data directory");
         let config = self.config.clone();
         self.server.abort();
@@ -316,6 +366,7 @@ impl TestApp {
         // Wait until the old app is gone, with its database connections.
         let _ = server.await;
         drop(self);
+        meanwhile();
         Self::start(config, data).await
     }
 
