@@ -137,6 +137,7 @@ impl Application {
                 api_token: api_token.clone(),
                 public_url: config.http.public_url.clone(),
                 max_body_bytes: config.http.max_body_bytes,
+                body_timeout: config.http.body_timeout(),
                 rules: rules.clone(),
                 alerts_queue: alerts.clone(),
                 templates: templates.clone(),
@@ -150,16 +151,22 @@ impl Application {
             let listener = TcpListener::bind(config.http.listen)
                 .with_context(|| format!("cannot listen on http.listen {}", config.http.listen))?;
             let port = listener.local_addr()?.port();
-            let mut server = HttpServer::new(move || {
+            let workers = http_workers(config);
+            let per_worker = connections_per_worker(config, workers);
+            tracing::info!(workers, per_worker, "HTTP connection limit");
+            let server = HttpServer::new(move || {
                 App::new()
                     .wrap(tracing_actix())
                     .app_data(state.clone())
                     .configure(api::routes)
-            });
-            if config.http.workers > 0 {
-                server = server.workers(config.http.workers);
-            }
-            let server = server.listen(listener)?.run();
+            })
+            .workers(workers)
+            .max_connections(per_worker)
+            .client_request_timeout(config.http.header_timeout())
+            // A client that never reads our answer must not keep its socket.
+            .client_disconnect_timeout(CLOSE_TIMEOUT)
+            .listen(listener)?
+            .run();
             (Some(port), Some(server))
         } else {
             (None, None)
@@ -220,6 +227,36 @@ impl Application {
             (None, None) => Ok(()),
         }
     }
+}
+
+/// How long a closing connection may take to flush our last answer.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// File descriptors kept for everything but HTTP connections: database and
+/// queue files and pools, the broker, Redis, outgoing mail and webhooks.
+const RESERVED_FDS: u64 = 256;
+
+fn http_workers(config: &Config) -> usize {
+    match config.http.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+}
+
+/// `http.max_connections` shared by the workers, or, unset, what the
+/// open-file limit leaves once [`RESERVED_FDS`] are set aside: past it, new
+/// connections wait in the listen backlog instead of failing `accept` and
+/// starving `/healthz` and the database of descriptors.
+fn connections_per_worker(config: &Config, workers: usize) -> usize {
+    let total = match config.http.max_connections {
+        0 => {
+            let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+            usize::try_from(soft.saturating_sub(RESERVED_FDS).max(workers as u64 * 16))
+                .unwrap_or(usize::MAX)
+        }
+        n => n,
+    };
+    total.div_ceil(workers).max(1)
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);

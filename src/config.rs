@@ -111,6 +111,25 @@ pub struct HttpConfig {
     /// HTTP worker threads; 0 means one per CPU core.
     #[serde(default)]
     pub workers: usize,
+    /// A request's whole body must arrive within this, or it gets 408: a
+    /// client that stalls or trickles must not hold a connection forever.
+    pub body_timeout_ms: u64,
+    /// The request line and headers must arrive within this.
+    pub header_timeout_ms: u64,
+    /// Connections served at once, across workers; 0 derives it from the
+    /// open-file limit so that a flood cannot exhaust file descriptors.
+    #[serde(default)]
+    pub max_connections: usize,
+}
+
+impl HttpConfig {
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -392,6 +411,9 @@ impl Default for Config {
                 public_url: None,
                 max_body_bytes: 1024 * 1024,
                 workers: 0,
+                body_timeout_ms: 10_000,
+                header_timeout_ms: 5_000,
+                max_connections: 0,
             },
             amqp: AmqpConfig {
                 url: None,
@@ -497,6 +519,12 @@ impl Config {
         }
         if self.http.max_body_bytes == 0 {
             return bad("http.max_body_bytes", "must be greater than 0");
+        }
+        if self.http.body_timeout_ms == 0 {
+            return bad("http.body_timeout_ms", "must be greater than 0");
+        }
+        if self.http.header_timeout_ms == 0 {
+            return bad("http.header_timeout_ms", "must be greater than 0");
         }
         if let Some(url) = &self.amqp.url
             && !(url.starts_with("amqp://") || url.starts_with("amqps://"))

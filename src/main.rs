@@ -109,9 +109,20 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    raise_open_file_limit();
     if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Each HTTP connection is a file descriptor, and the usual soft limit
+/// (1024) is far below what the hard limit allows; the HTTP connection
+/// limit is derived from whatever this leaves.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 }
 

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use ulid::Ulid;
 use unicode_normalization::UnicodeNormalization;
@@ -129,6 +130,11 @@ impl Text {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(raw: &str) -> Result<Self, TextError> {
+        // PostgreSQL cannot store NUL in text: refused here, not
+        // dead-lettered after the sender was told it was accepted.
+        if raw.contains('\0') {
+            return Err(TextError::Nul);
+        }
         let text: String = raw.nfc().collect();
         if text.trim().is_empty() {
             return Err(TextError::Empty);
@@ -150,6 +156,102 @@ pub enum TextError {
     Empty,
     #[error("text is longer than {} characters", Text::MAX_CHARS)]
     TooLong,
+    #[error("text holds a NUL character")]
+    Nul,
+}
+
+/// A report's free-form metadata: a JSON object with no NUL character in
+/// any key or string, at any depth, since PostgreSQL's `jsonb` refuses one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
+pub struct Meta(Map<String, Value>);
+
+/// Where in a JSON object a NUL character is: `meta.a.b[1]`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{reason}")]
+pub struct NulError {
+    pub path: String,
+    pub reason: &'static str,
+}
+
+impl Meta {
+    pub fn parse(map: Map<String, Value>) -> Result<Self, NulError> {
+        refuse_nul("meta", &map)?;
+        Ok(Self(map))
+    }
+}
+
+/// Refuses a NUL character in any key or string of `map`, naming where it
+/// is under `prefix` ("" for the top level).
+pub fn refuse_nul(prefix: &str, map: &Map<String, Value>) -> Result<(), NulError> {
+    let mut path = prefix.to_owned();
+    map.iter()
+        .try_for_each(|(k, v)| nul_in_entry(&mut path, k, v))
+}
+
+fn nul_in_entry(path: &mut String, key: &str, value: &Value) -> Result<(), NulError> {
+    if key.contains('\0') {
+        return Err(NulError {
+            path: if path.is_empty() {
+                "body".into()
+            } else {
+                path.clone()
+            },
+            reason: "a key holds a NUL character",
+        });
+    }
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+    let found = nul_in_value(path, value);
+    path.truncate(len);
+    found
+}
+
+fn nul_in_value(path: &mut String, value: &Value) -> Result<(), NulError> {
+    match value {
+        Value::String(s) if s.contains('\0') => Err(NulError {
+            path: path.clone(),
+            reason: "holds a NUL character",
+        }),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = nul_in_value(path, item);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| nul_in_entry(path, k, v)),
+        _ => Ok(()),
+    }
+}
+
+impl TryFrom<Map<String, Value>> for Meta {
+    type Error = NulError;
+    fn try_from(map: Map<String, Value>) -> Result<Self, NulError> {
+        Self::parse(map)
+    }
+}
+
+impl From<Meta> for Map<String, Value> {
+    fn from(meta: Meta) -> Self {
+        meta.0
+    }
+}
+
+impl std::ops::Deref for Meta {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Meta {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// A point on Earth, in WGS 84 degrees.
@@ -210,7 +312,7 @@ pub struct IncomingReport {
     pub received_at: DateTime<Utc>,
     pub location: Option<Coordinates>,
     #[serde(default)]
-    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub meta: Meta,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<MessagePart>,
 }
@@ -229,6 +331,17 @@ mod tests {
     fn text_is_normalised_to_nfc() {
         let decomposed = "chole\u{301}ra";
         assert_eq!(Text::parse(decomposed).unwrap().as_str(), "choléra");
+    }
+
+    #[test]
+    fn nul_is_refused_in_text_and_anywhere_in_meta() {
+        assert_eq!(Text::parse("a\0b"), Err(TextError::Nul));
+        let meta = |v: Value| Meta::parse(v.as_object().unwrap().clone());
+        let deep = meta(serde_json::json!({"a": {"b": ["ok", "x\u{0}"]}}));
+        assert_eq!(deep.unwrap_err().path, "meta.a.b[1]");
+        let key = meta(serde_json::json!({"a": {"k\u{0}": 1}}));
+        assert_eq!(key.unwrap_err().path, "meta.a");
+        assert!(meta(serde_json::json!({"a": [1, {"b": "fine"}]})).is_ok());
     }
 
     #[test]

@@ -224,3 +224,131 @@ async fn health_answers_once_up() {
     let res = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// A `400` naming `field`, and nothing stored or dead-lettered.
+async fn refused_naming(app: &TestApp, content_type: &str, body: &str, field: &str) {
+    let res = app.post_reports(content_type, body).await;
+    assert_eq!(res.status(), 400, "{body}");
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["field"], field, "{err}");
+    app.assert_nothing_changed().await;
+}
+
+#[tokio::test]
+async fn a_nul_in_text_is_refused_naming_text() {
+    let app = TestApp::embedded().await;
+    refused_naming(
+        &app,
+        "application/json",
+        r#"{"id":"nul-1","text":"Flood\u0000 at the bridge"}"#,
+        "text",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_nul_in_id_is_refused_naming_id() {
+    let app = TestApp::embedded().await;
+    refused_naming(
+        &app,
+        "application/json",
+        r#"{"id":"nul\u0000-2","text":"Flood at the bridge"}"#,
+        "id",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_nul_deep_in_meta_is_refused_naming_its_path() {
+    let app = TestApp::embedded().await;
+    refused_naming(
+        &app,
+        "application/json",
+        r#"{"id":"nul-3","text":"Flood","meta":{"team":{"names":["ok","a\u0000b"]}}}"#,
+        "meta.team.names[1]",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_meta_key_is_refused_naming_meta() {
+    let app = TestApp::embedded().await;
+    refused_naming(
+        &app,
+        "application/json",
+        r#"{"id":"nul-4","text":"Flood","meta":{"te\u0000am":"a"}}"#,
+        "meta",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_geojson_property_is_refused_naming_it() {
+    let app = TestApp::embedded().await;
+    let body = json!({
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": null,
+                      "properties": {"text": "Mafuriko", "sender": "+2547\u{0}12345678"}}]
+    });
+    let res = app
+        .post_reports("application/geo+json", &body.to_string())
+        .await;
+    assert_eq!(res.status(), 400);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["results"][0]["field"], "sender", "{answer}");
+    app.assert_nothing_changed().await;
+}
+
+#[tokio::test]
+async fn a_nul_is_refused_on_postgresql_too() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::spawn(|c| c.database.url = Some(db.url.clone())).await;
+    refused_naming(
+        &app,
+        "application/json",
+        r#"{"id":"nul-pg","text":"Flood\u0000"}"#,
+        "text",
+    )
+    .await;
+}
+
+/// `400` with an error that says the batch was empty, and nothing stored.
+async fn refused_as_empty(app: &TestApp, content_type: &str, body: &str) {
+    let res = app.post_reports(content_type, body).await;
+    assert_eq!(res.status(), 400, "{body:?}");
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"].as_str().unwrap().contains("empty batch"),
+        "{err}"
+    );
+    app.assert_nothing_changed().await;
+}
+
+#[tokio::test]
+async fn an_empty_ndjson_body_is_400() {
+    let app = TestApp::embedded().await;
+    refused_as_empty(&app, "application/x-ndjson", "").await;
+}
+
+#[tokio::test]
+async fn an_ndjson_body_of_blank_lines_is_400() {
+    let app = TestApp::embedded().await;
+    refused_as_empty(&app, "application/x-ndjson", "\n  \n\r\n").await;
+}
+
+#[tokio::test]
+async fn an_empty_json_array_is_400() {
+    let app = TestApp::embedded().await;
+    refused_as_empty(&app, "application/json", "[]").await;
+}
+
+#[tokio::test]
+async fn an_empty_feature_collection_is_400() {
+    let app = TestApp::embedded().await;
+    refused_as_empty(
+        &app,
+        "application/geo+json",
+        r#"{"type":"FeatureCollection","features":[]}"#,
+    )
+    .await;
+}

@@ -491,3 +491,116 @@ async fn oversize_and_unknown_content_types_are_refused_before_anything_else() {
     assert_eq!(res.status(), 415);
     app.assert_nothing_stored().await;
 }
+
+/// A `400` naming `field`, and nothing stored or dead-lettered.
+async fn refused_naming(app: &TestApp, res: reqwest::Response, field: &str) {
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["field"], field, "{err}");
+    app.assert_nothing_changed().await;
+}
+
+/// A Twilio form signed by the recipe over our public URL.
+async fn post_twilio_signed(app: &TestApp, body: &str) -> reqwest::Response {
+    let url = "https://alerts.example.org/v1/inbound/twilio?site=7";
+    post_twilio(app, body, Some(&twilio_signature(TWILIO_TOKEN, url, body))).await
+}
+
+#[tokio::test]
+async fn twilio_nul_in_body_is_400_naming_body() {
+    let app = twilio_app().await;
+    let body = TWILIO_B.replace("Cholera+cases", "Cholera%00cases");
+    let res = post_twilio_signed(&app, &body).await;
+    refused_naming(&app, res, "Body").await;
+}
+
+#[tokio::test]
+async fn twilio_nul_in_from_is_400_naming_from() {
+    let app = twilio_app().await;
+    let body = TWILIO_B.replace("From=%2B254712345678", "From=%2B2547%0012345678");
+    let res = post_twilio_signed(&app, &body).await;
+    refused_naming(&app, res, "From").await;
+}
+
+#[tokio::test]
+async fn twilio_invalid_utf8_is_400_not_replaced() {
+    let app = twilio_app().await;
+    let body = TWILIO_B.replace("Cholera+cases", "Cholera+%FF%FEcases");
+    let res = post_twilio_signed(&app, &body).await;
+    refused_naming(&app, res, "Body").await;
+}
+
+#[tokio::test]
+async fn africastalking_invalid_utf8_is_400() {
+    let app = TestApp::embedded().await;
+    let mut body = b"from=%2B254712345678&to=22384&id=ATXid_9&text=Mafuriko+".to_vec();
+    body.extend_from_slice(&[0xC3, 0x28]);
+    let res = app
+        .post_bytes(
+            &format!("/v1/inbound/africastalking/{AT_TOKEN}"),
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await;
+    refused_naming(&app, res, "text").await;
+}
+
+#[tokio::test]
+async fn africastalking_nul_in_text_is_400() {
+    let app = TestApp::embedded().await;
+    let res = app
+        .post_form(
+            &format!("/v1/inbound/africastalking/{AT_TOKEN}"),
+            "from=%2B254712345678&to=22384&id=ATXid_8&text=Mafuriko%00",
+        )
+        .await;
+    refused_naming(&app, res, "text").await;
+}
+
+#[tokio::test]
+async fn smssync_invalid_utf8_is_refused_in_its_envelope() {
+    let app = TestApp::embedded().await;
+    let body = format!("from=0712345678&message=Chol%E9ra&message_id=m-1&secret={SMSSYNC_SECRET}");
+    let res = app.post_form("/v1/inbound/smssync", &body).await;
+    assert_eq!(res.status(), 400);
+    let reply: Value = res.json().await.unwrap();
+    assert_eq!(reply["payload"]["success"], false);
+    assert!(
+        reply["payload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("message"),
+        "{reply}"
+    );
+    app.assert_nothing_changed().await;
+}
+
+#[tokio::test]
+async fn generic_json_nul_in_text_is_400() {
+    let app = TestApp::embedded().await;
+    let res = app
+        .client
+        .post(app.url("/v1/inbound/generic"))
+        .header("content-type", "application/json")
+        .bearer_auth(GENERIC_TOKEN)
+        .body(r#"{"id":"g-nul","from":"0722000111","text":"Mafuriko\u0000"}"#)
+        .send()
+        .await
+        .unwrap();
+    refused_naming(&app, res, "text").await;
+}
+
+#[tokio::test]
+async fn generic_form_invalid_utf8_is_400() {
+    let app = TestApp::embedded().await;
+    let res = app
+        .client
+        .post(app.url("/v1/inbound/generic"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .bearer_auth(GENERIC_TOKEN)
+        .body(b"id=g-utf&from=0722000111&text=Mafuriko%C0%AF".to_vec())
+        .send()
+        .await
+        .unwrap();
+    refused_naming(&app, res, "text").await;
+}

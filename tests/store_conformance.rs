@@ -60,6 +60,7 @@ fn report(source: &str, source_id: &str, text: &str) -> IncomingReport {
         })
         .as_object()
         .cloned()
+        .and_then(|m| ishara::report::Meta::parse(m).ok())
         .expect("an object"),
         part: None,
     }
@@ -215,7 +216,7 @@ async fn insert_is_once_per_dedup_key(store: &dyn Store) {
             stored_at: stored.stored_at,
             lat: Some(-0.4532),
             lon: Some(39.6461),
-            meta: serde_json::Value::Object(first.meta.clone()),
+            meta: serde_json::Value::Object(first.meta.clone().into()),
             language: Some(garissa_language()),
             place: Some(garissa_place()),
         }

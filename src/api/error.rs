@@ -15,6 +15,7 @@ pub fn status_of(error: &InboundError) -> StatusCode {
         | InboundError::InvalidBody(_) => StatusCode::BAD_REQUEST,
         InboundError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         InboundError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        InboundError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
         InboundError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -26,10 +26,11 @@ pub async fn handle(
             "gateway": name,
         }));
     };
-    let body = match super::body::read(&req, payload, state.max_body_bytes).await {
-        Ok(body) => body,
-        Err(e) => return gateway.failure(&e),
-    };
+    let body =
+        match super::body::read(&req, payload, state.max_body_bytes, state.body_timeout).await {
+            Ok(body) => body,
+            Err(e) => return gateway.failure(&e),
+        };
     let content_type = req
         .headers()
         .get("content-type")

@@ -19,6 +19,9 @@ use crate::queue::ReportQueue;
 use crate::report::IncomingReport;
 use crate::store::Store;
 
+/// Reports of one request published at once; see [`AppState::enqueue`].
+const ENQUEUE_CHUNK: usize = 256;
+
 /// What every request handler shares.
 pub struct AppState {
     pub queue: Arc<dyn ReportQueue>,
@@ -29,6 +32,8 @@ pub struct AppState {
     /// The base URL gateways call, for URL-signed webhooks.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// The whole body must arrive within this.
+    pub body_timeout: std::time::Duration,
     /// The rules in force, where this process runs a worker.
     pub rules: Option<Arc<crate::rules::reload::Reloader>>,
     /// Where alerts wait for notifiers; its dead letters are shown too.
@@ -50,8 +55,17 @@ pub struct CapSettings {
 
 impl AppState {
     /// Makes every report durable; `Ok` only once all of them are.
+    ///
+    /// A chunk at a time: a large batch never has more than
+    /// [`ENQUEUE_CHUNK`] publishes waiting, so a webhook that arrives
+    /// meanwhile waits behind one chunk rather than the whole batch, and
+    /// only one chunk's payloads are held at once.
     pub async fn enqueue(&self, reports: &[IncomingReport]) -> Vec<Result<(), InboundError>> {
-        join_all(reports.iter().map(|report| self.enqueue_one(report))).await
+        let mut results = Vec::with_capacity(reports.len());
+        for chunk in reports.chunks(ENQUEUE_CHUNK) {
+            results.extend(join_all(chunk.iter().map(|report| self.enqueue_one(report))).await);
+        }
+        results
     }
 
     async fn enqueue_one(&self, report: &IncomingReport) -> Result<(), InboundError> {

@@ -22,10 +22,11 @@ pub async fn create(
     if let Err(e) = state.authorize(&req) {
         return json_error(&e);
     }
-    let body = match super::body::read(&req, payload, state.max_body_bytes).await {
-        Ok(body) => body,
-        Err(e) => return json_error(&e),
-    };
+    let body =
+        match super::body::read(&req, payload, state.max_body_bytes, state.body_timeout).await {
+            Ok(body) => body,
+            Err(e) => return json_error(&e),
+        };
     let content_type = req
         .headers()
         .get("content-type")

@@ -34,7 +34,7 @@ impl Gateway for AfricasTalking {
             return Err(InboundError::Forbidden("URL token does not match"));
         }
         let fields = match req.content_type {
-            BodyKind::Form => Params::from_urlencoded(req.body),
+            BodyKind::Form => Params::from_urlencoded(req.body)?,
             BodyKind::Json => Params::from_json_object(req.body)?,
             _ => return Err(InboundError::UnsupportedMediaType(req.content_type_name())),
         };

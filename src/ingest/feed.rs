@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::generic::parse_location;
 use super::{BodyKind, InboundError, Message, parse_gateway_time};
-use crate::report::{Coordinates, Source};
+use crate::report::{Coordinates, Source, refuse_nul};
 
 const FIELDS: &[&str] = &[
     "id", "text", "sender", "to", "sent_at", "lat", "lon", "meta", "source",
@@ -22,6 +22,16 @@ pub enum Feed {
 }
 
 pub fn parse(kind: BodyKind, body: &[u8]) -> Result<Feed, InboundError> {
+    match parse_any(kind, body)? {
+        // Nothing was accepted, so nothing can be `200`.
+        Feed::Batch(items) if items.is_empty() => Err(InboundError::InvalidBody(
+            "empty batch: no reports in it".into(),
+        )),
+        feed => Ok(feed),
+    }
+}
+
+fn parse_any(kind: BodyKind, body: &[u8]) -> Result<Feed, InboundError> {
     match kind {
         BodyKind::NdJson => Ok(Feed::Batch(parse_ndjson(body))),
         BodyKind::Json | BodyKind::GeoJson => {
@@ -123,6 +133,8 @@ fn item(value: Value) -> Item {
 }
 
 fn fields(mut map: Map<String, Value>) -> Item {
+    // Any string may reach PostgreSQL, which cannot store NUL.
+    refuse_nul("", &map).map_err(|e| InboundError::invalid(&e.path, e.reason))?;
     if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(InboundError::invalid(unknown, "unknown field"));
     }

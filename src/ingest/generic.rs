@@ -85,7 +85,7 @@ impl Gateway for Generic {
     fn accept(&self, req: &InboundRequest<'_>) -> Result<Inbound, InboundError> {
         self.authenticate(req)?;
         let fields = match req.content_type {
-            BodyKind::Form => Params::from_urlencoded(req.body),
+            BodyKind::Form => Params::from_urlencoded(req.body)?,
             BodyKind::Json => Params::from_json_object(req.body)?,
             _ => return Err(InboundError::UnsupportedMediaType(req.content_type_name())),
         };

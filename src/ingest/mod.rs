@@ -22,7 +22,7 @@ pub use secret::constant_time_eq;
 
 use crate::phone::PhoneNormalizer;
 use crate::report::{
-    Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text, TextError,
+    Coordinates, IncomingReport, MessagePart, Meta, ReportId, Source, SourceId, Text, TextError,
 };
 
 /// Why an inbound request was refused. Each maps to one HTTP status.
@@ -42,6 +42,8 @@ pub enum InboundError {
     UnsupportedMediaType(String),
     #[error("body larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("body not received within {millis} ms")]
+    BodyTimeout { millis: u64 },
     #[error("the report could not be made durable; retry later")]
     Unavailable,
 }
@@ -195,8 +197,10 @@ impl Normalizer {
     ) -> Result<IncomingReport, InboundError> {
         let text = Text::parse(&message.text).map_err(|e| match e {
             TextError::Empty => InboundError::MissingField(message.text_field.to_owned()),
-            TextError::TooLong => InboundError::invalid(message.text_field, e),
+            TextError::TooLong | TextError::Nul => InboundError::invalid(message.text_field, e),
         })?;
+        let mut meta =
+            Meta::parse(message.meta).map_err(|e| InboundError::invalid(&e.path, e.reason))?;
         let sender = message
             .from
             .as_deref()
@@ -214,7 +218,6 @@ impl Normalizer {
                 message.sent_at.or(Some(received_at)),
             ),
         };
-        let mut meta = message.meta;
         if let Some(channel) = sender.as_ref().and_then(|s| s.channel.clone()) {
             meta.insert("channel".into(), channel.into());
         }

@@ -8,12 +8,22 @@ use super::InboundError;
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn from_urlencoded(raw: &[u8]) -> Self {
-        Self(
-            form_urlencoded::parse(raw)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+    /// Decodes as `form_urlencoded` does, but refuses what it would replace
+    /// with U+FFFD (bytes that are not UTF-8) and NUL characters, naming
+    /// the field: a mangled text must not be stored as if it were sent.
+    pub fn from_urlencoded(raw: &[u8]) -> Result<Self, InboundError> {
+        raw.split(|b| *b == b'&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let mut halves = pair.splitn(2, |b| *b == b'=');
+                let name = decode_component(halves.next().unwrap_or_default())
+                    .map_err(|reason| InboundError::invalid("body", reason))?;
+                let value = decode_component(halves.next().unwrap_or_default())
+                    .map_err(|reason| InboundError::invalid(&name, reason))?;
+                Ok((name, value))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     /// A flat JSON object; numbers and booleans become their text, as the
@@ -24,6 +34,8 @@ impl Params {
         let serde_json::Value::Object(map) = value else {
             return Err(InboundError::InvalidBody("expected a JSON object".into()));
         };
+        crate::report::refuse_nul("", &map)
+            .map_err(|e| InboundError::invalid(&e.path, e.reason))?;
         Ok(Self(
             map.into_iter()
                 .filter_map(|(k, v)| {
@@ -84,13 +96,29 @@ impl Params {
     }
 }
 
+/// One name or value: `+` is a space, then percent-decoding, then UTF-8.
+fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let decoded = percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .map_err(|_| "not valid UTF-8")?;
+    if decoded.contains('\0') {
+        return Err("holds a NUL character");
+    }
+    Ok(decoded.into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn form_keeps_empty_values_and_decodes_plus() {
-        let p = Params::from_urlencoded(b"Body=Cholera+cases&FromCity=&From=%2B254712345678");
+        let p =
+            Params::from_urlencoded(b"Body=Cholera+cases&FromCity=&From=%2B254712345678").unwrap();
         assert_eq!(p.get("Body"), Some("Cholera cases"));
         assert_eq!(p.get("FromCity"), Some(""));
         assert_eq!(p.get("From"), Some("+254712345678"));
@@ -100,8 +128,20 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_and_nul_are_refused_naming_the_field() {
+        for raw in [&b"a=1&Body=%FF"[..], b"a=1&Body=\xC3\x28", b"Body=a%00b"] {
+            let err = Params::from_urlencoded(raw).unwrap_err();
+            assert_eq!(err.field(), Some("Body"), "{raw:?}");
+        }
+        let err = Params::from_json_object(br#"{"text":"a\u0000"}"#).unwrap_err();
+        assert_eq!(err.field(), Some("text"));
+        let p = Params::from_urlencoded("t=%C3%A9+%E2%82%AC&u=é".as_bytes()).unwrap();
+        assert_eq!((p.get("t"), p.get("u")), (Some("é €"), Some("é")));
+    }
+
+    #[test]
     fn sorting_is_by_bytes_so_upper_case_comes_first() {
-        let p = Params::from_urlencoded(b"body=x&To=1&AccountSid=2&From=3");
+        let p = Params::from_urlencoded(b"body=x&To=1&AccountSid=2&From=3").unwrap();
         let names: Vec<_> = p.sorted().into_iter().map(|(k, _)| k).collect();
         assert_eq!(names, ["AccountSid", "From", "To", "body"]);
     }

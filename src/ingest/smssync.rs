@@ -64,12 +64,12 @@ impl Gateway for SmsSync {
     }
 
     fn accept(&self, req: &InboundRequest<'_>) -> Result<Inbound, InboundError> {
-        let query = Params::from_urlencoded(req.query.as_bytes());
+        let query = Params::from_urlencoded(req.query.as_bytes())?;
         if let Some(task) = query.get("task") {
             return self.task(task, &query, req.method);
         }
         let fields = match req.content_type {
-            BodyKind::Form => Params::from_urlencoded(req.body),
+            BodyKind::Form => Params::from_urlencoded(req.body)?,
             BodyKind::Json => Params::from_json_object(req.body)?,
             _ => return Err(InboundError::UnsupportedMediaType(req.content_type_name())),
         };

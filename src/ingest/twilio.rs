@@ -156,10 +156,10 @@ impl Gateway for Twilio {
         let fields = match (req.method, req.content_type) {
             (&Method::GET, _) => {
                 self.verify(req, &Params::default())?;
-                Params::from_urlencoded(req.query.as_bytes())
+                Params::from_urlencoded(req.query.as_bytes())?
             }
             (_, BodyKind::Form) => {
-                let params = Params::from_urlencoded(req.body);
+                let params = Params::from_urlencoded(req.body)?;
                 self.verify(req, &params)?;
                 params
             }
@@ -259,7 +259,7 @@ pub(crate) mod tests {
             Algorithm::Sha1,
             token,
             url,
-            &Params::from_urlencoded(body.as_bytes()),
+            &Params::from_urlencoded(body.as_bytes()).unwrap(),
         )
     }
 
@@ -298,7 +298,7 @@ pub(crate) mod tests {
 
     #[test]
     fn shared_key_example_d() {
-        let params = Params::from_urlencoded(BODY_B.as_bytes());
+        let params = Params::from_urlencoded(BODY_B.as_bytes()).unwrap();
         assert_eq!(
             signature(Algorithm::Sha256, "whsec_0123456789abcdef", URL_B, &params),
             "3/1zaFNjvZ3LnSYIHT2tmsJEDmKn3cItdnRaq/Q+59U="

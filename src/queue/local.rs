@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue};
 
@@ -26,9 +26,20 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE INDEX IF NOT EXISTS queue_state ON queue (state, seq);
 ";
 
+/// Publishes committed in one transaction at most: one fsync for many, and
+/// a bound on how long any publish waits behind those taken before it.
+const GROUP_COMMIT_MAX: usize = 256;
+
 pub struct LocalQueue {
     pool: SqlitePool,
     published: Arc<Notify>,
+    commits: mpsc::UnboundedSender<Waiting>,
+}
+
+/// A publish waiting for its group's commit.
+struct Waiting {
+    payload: Vec<u8>,
+    done: oneshot::Sender<Result<(), QueueError>>,
 }
 
 impl LocalQueue {
@@ -48,9 +59,13 @@ impl LocalQueue {
         sqlx::query("UPDATE queue SET state = 'ready' WHERE state = 'inflight'")
             .execute(&pool)
             .await?;
+        let published = Arc::new(Notify::new());
+        let (commits, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(commit_groups(pool.clone(), published.clone(), waiting));
         Ok(Arc::new(Self {
             pool,
-            published: Arc::new(Notify::new()),
+            published,
+            commits,
         }))
     }
 
@@ -78,13 +93,14 @@ impl LocalQueue {
 #[async_trait]
 impl ReportQueue for LocalQueue {
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
-        sqlx::query("INSERT INTO queue (payload) VALUES ($1)")
-            .bind(payload)
-            .execute(&self.pool)
-            .await
-            .map_err(QueueError::unavailable)?;
-        self.published.notify_one();
-        Ok(())
+        let stopped = || QueueError::unavailable("the local queue writer has stopped");
+        let (done, committed) = oneshot::channel();
+        let waiting = Waiting {
+            payload: payload.to_vec(),
+            done,
+        };
+        self.commits.send(waiting).map_err(|_| stopped())?;
+        committed.await.map_err(|_| stopped())?
     }
 
     async fn consume(&self, prefetch: u16) -> anyhow::Result<mpsc::Receiver<Delivery>> {
@@ -92,6 +108,7 @@ impl ReportQueue for LocalQueue {
         let this = Arc::new(Self {
             pool: self.pool.clone(),
             published: self.published.clone(),
+            commits: self.commits.clone(),
         });
         let credits = Arc::new(Semaphore::new(prefetch as usize));
         tokio::spawn(async move {
@@ -153,6 +170,45 @@ impl ReportQueue for LocalQueue {
             })
             .collect())
     }
+}
+
+/// Commits whatever publishes are waiting, oldest first, up to
+/// [`GROUP_COMMIT_MAX`] a transaction, then answers each. Publishers that
+/// arrive while a large batch is taken wait for one group, not the batch.
+async fn commit_groups(
+    pool: SqlitePool,
+    published: Arc<Notify>,
+    mut waiting: mpsc::UnboundedReceiver<Waiting>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_COMMIT_MAX {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let result = insert_all(&pool, &group)
+            .await
+            .map_err(QueueError::unavailable);
+        if result.is_ok() {
+            published.notify_one();
+        }
+        for publish in group {
+            let _ = publish.done.send(result.clone());
+        }
+    }
+}
+
+async fn insert_all(pool: &SqlitePool, group: &[Waiting]) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    for publish in group {
+        sqlx::query("INSERT INTO queue (payload) VALUES ($1)")
+            .bind(publish.payload.as_slice())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 struct LocalAcker {

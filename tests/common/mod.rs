@@ -472,6 +472,30 @@ impl TestApp {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(self.reports().await, Vec::<Value>::new());
     }
+
+    /// Nothing stored and nothing dead-lettered: what a refused request
+    /// must leave behind on any back end.
+    pub async fn assert_nothing_changed(&self) {
+        self.assert_nothing_stored().await;
+        let letters = self.app_queue.dead_letters(10).await.unwrap();
+        assert!(letters.is_empty(), "dead-lettered: {letters:?}");
+    }
+
+    /// `POST path` with raw bytes, such as a body that is not UTF-8.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 /// The source ids of stored reports, sorted.
