@@ -114,8 +114,9 @@ impl PhoneNormalizer {
             }
             (None, None) => return None,
         };
-        (8..=15)
-            .contains(&national_digits.len())
+        // No country code starts with 0: `+0712…` is a national number
+        // written after a plus, which we cannot place, not E.164.
+        ((8..=15).contains(&national_digits.len()) && !national_digits.starts_with('0'))
             .then(|| Number::E164(format!("+{national_digits}")))
     }
 }
@@ -204,6 +205,16 @@ mod tests {
         );
         assert_eq!(kenya("MPESA").kind, SenderKind::Alphanumeric);
         assert_eq!(kenya("MPESA").value, "MPESA");
+    }
+
+    #[test]
+    fn a_zero_after_the_plus_is_kept_raw_and_flagged() {
+        // Found by fuzzing: this was called E.164, which `is_e164` denies.
+        for raw in ["+0712345678", "000712345678"] {
+            let s = kenya(raw);
+            assert_eq!(s.kind, SenderKind::Invalid, "{raw}");
+            assert_eq!(s.value, raw);
+        }
     }
 
     #[test]
