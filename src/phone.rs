@@ -92,13 +92,7 @@ impl PhoneNormalizer {
             return None;
         }
         let national_digits = match (international, &self.calling_code) {
-            (Some(d), Some(cc)) => match d.strip_prefix(cc.as_str()) {
-                // `+2540712…`: a trunk zero written after the country code.
-                Some(rest) if rest.starts_with('0') && rest.len() > 8 => {
-                    format!("{cc}{}", &rest[1..])
-                }
-                _ => d.to_owned(),
-            },
+            (Some(d), Some(cc)) => without_trunk_zeros(cc, d),
             (Some(d), None) => d.to_owned(),
             (None, _) if (3..=6).contains(&digits.len()) => {
                 return Some(Number::ShortCode(digits.to_owned()));
@@ -107,17 +101,33 @@ impl PhoneNormalizer {
                 if let Some(national) = digits.strip_prefix('0') {
                     format!("{cc}{national}")
                 } else if digits.starts_with(cc.as_str()) && digits.len() - cc.len() >= 8 {
-                    digits.to_owned()
+                    without_trunk_zeros(cc, digits)
                 } else {
                     format!("{cc}{digits}")
                 }
             }
             (None, None) => return None,
         };
-        (8..=15)
-            .contains(&national_digits.len())
+        // No country code starts with 0: `+0712…` is a national number
+        // written after a plus, which we cannot place, not E.164.
+        ((8..=15).contains(&national_digits.len()) && !national_digits.starts_with('0'))
             .then(|| Number::E164(format!("+{national_digits}")))
     }
+}
+
+/// `2540712…`: trunk zeros written after the country code, with or
+/// without the plus, are dropped while at least 8 digits stay after the
+/// code. All of them, so that a normalised number normalises to itself.
+fn without_trunk_zeros(cc: &str, digits: &str) -> String {
+    let Some(mut rest) = digits.strip_prefix(cc) else {
+        return digits.to_owned();
+    };
+    while rest.len() > 8
+        && let Some(shorter) = rest.strip_prefix('0')
+    {
+        rest = shorter;
+    }
+    format!("{cc}{rest}")
 }
 
 enum Number {
@@ -204,6 +214,28 @@ mod tests {
         );
         assert_eq!(kenya("MPESA").kind, SenderKind::Alphanumeric);
         assert_eq!(kenya("MPESA").value, "MPESA");
+    }
+
+    #[test]
+    fn a_zero_after_the_plus_is_kept_raw_and_flagged() {
+        // Found by fuzzing: this was called E.164, which `is_e164` denies.
+        for raw in ["+0712345678", "000712345678"] {
+            let s = kenya(raw);
+            assert_eq!(s.kind, SenderKind::Invalid, "{raw}");
+            assert_eq!(s.value, raw);
+        }
+    }
+
+    #[test]
+    fn trunk_zeros_after_the_country_code_go_with_or_without_the_plus() {
+        // Found by fuzzing: `2540712…` kept its zero while `+2540712…`
+        // lost it, so a normalised number changed when normalised again.
+        for raw in ["2540712345678", "+2540712345678", "+25400712345678"] {
+            assert_eq!(e164(raw), "+254712345678", "{raw}");
+        }
+        let us = PhoneNormalizer::new(Some("US")).unwrap();
+        let once = us.normalize("1040434357");
+        assert_eq!(us.normalize(&once.value), once);
     }
 
     #[test]

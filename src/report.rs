@@ -116,9 +116,18 @@ impl SourceId {
     }
 }
 
-/// What the store and the worker deduplicate on: `{source}:{source id}`.
+/// What the store and the worker deduplicate on: `{source}:{source id}`,
+/// with the colon of a named feed's source written as `/` (`feed/kobo:17`).
+/// Ids may hold colons, so without that `feed` with id `kobo:17` and
+/// `feed:kobo` with id `17` would share a key, and one report would be
+/// dropped as the other's duplicate. Sources never hold `/`, so the first
+/// `:` ends the source.
 pub fn dedup_key(source: &Source, source_id: &SourceId) -> String {
-    format!("{}:{}", source.as_str(), source_id.as_str())
+    format!(
+        "{}:{}",
+        source.as_str().replace(':', "/"),
+        source_id.as_str()
+    )
 }
 
 /// Message text: Unicode NFC, the form keyword matching relies on.
