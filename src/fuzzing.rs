@@ -563,11 +563,18 @@ pub fn spool_segment(data: &[u8]) {
         None => Vec::new(),
     };
     assert_eq!(pending, records.len() as u64, "pending counts the records");
+    // Damaged bytes are skipped, so records need not be contiguous: each
+    // is a whole framed record of the file, after the one before it.
     let mut at = 0;
     for record in &records {
-        let start = at + 8;
-        assert_eq!(&data[start..start + record.len()], &record[..]);
-        at = start + record.len();
+        let mut framed = (record.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(&crc32fast::hash(record).to_le_bytes());
+        framed.extend_from_slice(record);
+        let found = data[at..]
+            .windows(framed.len())
+            .position(|w| w == framed.as_slice())
+            .expect("each record is a framed record of the file, in order");
+        at += found + framed.len();
     }
     let copy = ScratchDir::new("spool-copy");
     let fresh = Spool::open(copy.path()).expect("a new spool opens");
