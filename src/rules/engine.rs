@@ -1093,12 +1093,15 @@ mod recovery_tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_claim_whose_alert_was_never_stored_is_stored_by_the_redelivery() {
-        let (engine, store, windows) = engine().await;
-        let now = Utc::now();
-        // A worker counted two reports, claimed the series, and died before
-        // storing the alert.
+    /// Two reports stored and counted, and the series they make hold
+    /// claimed by an alert not stored yet: the second report and the
+    /// claiming alert's id.
+    async fn counted_and_claimed(
+        engine: &Engine,
+        store: &Arc<dyn Store>,
+        windows: &MemoryWindows,
+        now: DateTime<Utc>,
+    ) -> (EnrichedReport, String) {
         let a = report("SM1", now);
         let b = report("SM2", now);
         store.insert_report(&a).await.unwrap();
@@ -1111,14 +1114,24 @@ mod recovery_tests {
             rule: "floods".into(),
             group: String::new(),
         };
-        let lost = ReportId::new().to_string();
+        let claimed = ReportId::new().to_string();
         let claim = windows.claim(
             &series,
-            &lost,
+            &claimed,
             now.timestamp_millis(),
             now.timestamp_millis(),
         );
         assert_eq!(claim.await.unwrap(), Claim::Won);
+        (b, claimed)
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_alert_was_never_stored_is_stored_by_the_redelivery() {
+        let (engine, store, windows) = engine().await;
+        let now = Utc::now();
+        // A worker counted two reports, claimed the series, and died before
+        // storing the alert.
+        let (b, lost) = counted_and_claimed(&engine, &store, &windows, now).await;
 
         // The broker redelivers the second report.
         let fired = store_and_count(&engine, &store, &b, now).await;
@@ -1219,28 +1232,9 @@ mod recovery_tests {
     async fn a_claimer_that_stores_after_a_takeover_announces_nothing() {
         let (engine, store, windows) = engine().await;
         let now = Utc::now();
-        let a = report("SM1", now);
-        let b = report("SM2", now);
-        store.insert_report(&a).await.unwrap();
-        store.insert_report(&b).await.unwrap();
-        engine
-            .replay(&[Facts::from_enriched(&a), Facts::from_enriched(&b)], now)
-            .await
-            .unwrap();
-        let series = Series {
-            rule: "floods".into(),
-            group: String::new(),
-        };
         // The claimer wins the series and is still on its way to the
         // database when a redelivery sees the claim unstored.
-        let claimed = ReportId::new().to_string();
-        let claim = windows.claim(
-            &series,
-            &claimed,
-            now.timestamp_millis(),
-            now.timestamp_millis(),
-        );
-        assert_eq!(claim.await.unwrap(), Claim::Won);
+        let (b, claimed) = counted_and_claimed(&engine, &store, &windows, now).await;
         let taken_over = store_and_count(&engine, &store, &b, now).await;
         assert!(matches!(taken_over.as_slice(), [Change::Fired(alert)] if alert.id == claimed));
 
