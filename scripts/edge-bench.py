@@ -3,8 +3,11 @@
 queue) on a real `ishara serve` process:
 
 - how long single reports wait while a 1 MiB NDJSON batch is being taken;
-- how long a batch of 70,000 identical lines takes;
-- the service's resident memory (VmRSS) before, at its peak, and after.
+- how long a batch of 70,000 identical lines takes, and how long the
+  worker takes to drain them from the local queue;
+- the service's resident memory (VmRSS): at start, once warm (after the
+  1 MiB batch is enriched), at its peak, and after the large batch has
+  drained, so that "after" compares with "warm", not with a cold start.
 
     python3 scripts/edge-bench.py [path/to/ishara]
 
@@ -14,6 +17,7 @@ Figures of a debug build compare only with figures of a debug build.
 
 import json
 import os
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -35,12 +39,17 @@ def binary():
     sys.exit("no ishara binary: cargo build --release first")
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def anon_mib(pid):
+    """Heap and stacks: what the allocator holds, without mapped files."""
+    return rss_mib(pid, "RssAnon")
 
 
 def start(path, data_dir):
@@ -102,6 +111,19 @@ def read_all(sock):
 def status_and_json(answer):
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
+
+
+def queued(data_dir):
+    """Reports still waiting in the local queue (ready or in flight)."""
+    with sqlite3.connect(f"file:{data_dir}/queue.sqlite?mode=ro", uri=True, timeout=30) as db:
+        return db.execute("SELECT count(*) FROM queue").fetchone()[0]
+
+
+def wait_drained(data_dir, limit=300):
+    started = time.monotonic()
+    while queued(data_dir) and time.monotonic() - started < limit:
+        time.sleep(0.2)
+    return time.monotonic() - started
 
 
 def one_mib_batch(port):
@@ -167,13 +189,26 @@ def main():
             print(f"binary {path}, pid {pid}")
             print(f"RSS at start: {rss_mib(pid):.0f} MiB")
             one_mib_batch(port)
-            print(f"RSS after the 1 MiB batch: {rss_mib(pid):.0f} MiB")
-            done, peak = identical_lines(port, pid)
-            for wait in (5, 20):
-                time.sleep(wait)
-                print(f"RSS {wait} s later: {rss_mib(pid):.0f} MiB")
-            done.set()
-            print(f"RSS peak during the 70,000 lines: {peak[0]:.0f} MiB")
+            wait_drained(data_dir)
+            time.sleep(2)
+            warm, warm_anon = rss_mib(pid), anon_mib(pid)
+            print(f"RSS warm (the 1 MiB batch enriched and stored): {warm:.0f} MiB, "
+                  f"anonymous {warm_anon:.0f} MiB")
+            # Twice by default (ROUNDS=n for more): later rounds show whether what stays is a
+            # working size or a leak that grows with every batch.
+            for round in range(1, int(os.environ.get("ROUNDS", "2")) + 1):
+                print(f"round {round}")
+                done, peak = identical_lines(port, pid)
+                print(f"  drained by the worker {wait_drained(data_dir):.1f} s later")
+                done.set()
+                print(f"  RSS peak during the 70,000 lines: {peak[0]:.0f} MiB")
+                waited = 0
+                for wait in (1, 5, 20):
+                    time.sleep(wait - waited)
+                    waited = wait
+                    print(f"  RSS {wait} s after draining: {rss_mib(pid):.0f} MiB "
+                          f"({rss_mib(pid) - warm:+.0f} MiB over warm), "
+                          f"anonymous {anon_mib(pid):.0f} MiB ({anon_mib(pid) - warm_anon:+.0f})")
         finally:
             proc.terminate()
             proc.wait()

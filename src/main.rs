@@ -6,6 +6,12 @@ use ishara::app::{self, Application, Role};
 use ishara::config::Config;
 use tracing_subscriber::EnvFilter;
 
+// glibc's malloc keeps what a large batch once needed in per-thread arenas
+// (over 100 MiB after 70,000 reports); mimalloc hands freed pages back to
+// the system, so a long-running service returns to its working size.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ishara: crisis SMS and field reports in, alerts out.
 #[derive(Parser)]
 #[command(version, about)]
