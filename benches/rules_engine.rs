@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ishara::enrich::language::LanguageCode;
-use ishara::enrich::locate::PlaceMethod;
+use ishara::enrich::locate::{PlaceKind, PlaceMethod};
 use ishara::enrich::{EnrichedReport, Enrichment, LanguageGuess, PlaceGuess};
 use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
 use ishara::rules::engine::{Change, Engine, RuleBook};
@@ -267,6 +267,7 @@ fn report(i: usize, at: DateTime<Utc>) -> EnrichedReport {
     };
     let place = PlaceGuess {
         method: PlaceMethod::Text,
+        kind: PlaceKind::Place,
         place_id: Some(1000 + county as i64),
         name: Some(format!("Town {county}")),
         country: Some("KE".into()),

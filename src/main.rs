@@ -82,9 +82,14 @@ enum GazetteerCommand {
 #[derive(Subcommand)]
 enum EvalCommand {
     /// Language detection on DIR/<code>.sentences.txt and
-    /// DIR/<code>.word-pairs.txt, the pipeline against lingua alone.
+    /// DIR/<code>.word-pairs.txt, the pipeline against lingua alone; or,
+    /// given a file, on its labelled SMS (sender, text, expected_language),
+    /// place names and senders included.
     Language {
         dir: PathBuf,
+        /// With a file: also list every SMS the pipeline got wrong.
+        #[arg(long)]
+        mistakes: bool,
         /// Comma-separated ISO 639-1 codes; defaults to language.languages.
         #[arg(long, value_delimiter = ',')]
         languages: Option<Vec<String>>,
@@ -143,9 +148,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        Command::Eval(EvalCommand::Language { dir, languages }) => {
+        Command::Eval(EvalCommand::Language {
+            dir,
+            mistakes,
+            languages,
+        }) => {
             let languages = languages.unwrap_or(config.language.languages);
-            ishara::eval::language::run(&dir, &languages, &mut std::io::stdout().lock())?;
+            let mut out = std::io::stdout().lock();
+            if dir.is_file() {
+                let report = ishara::eval::sms_language::run(
+                    &dir,
+                    &languages,
+                    &config.geo,
+                    &config.data_dir,
+                    &mut out,
+                )?;
+                if mistakes {
+                    for line in &report.mistakes {
+                        println!("{line}");
+                    }
+                }
+            } else {
+                ishara::eval::language::run(&dir, &languages, &mut out)?;
+            }
             return Ok(());
         }
         Command::Gazetteer(command) => return gazetteer(&config, command),

@@ -372,3 +372,60 @@ async fn with_redis_and_two_workers_one_firing_is_one_alert() {
     delete_amqp(&amqp, &prefix).await;
     clear_redis(&redis, &format!("{prefix}:")).await;
 }
+
+const FLOODS_BY_COUNTY_AND_TOWN: &str = r#"
+- id: floods-by-county
+  match:
+    keywords:
+      flood: [floods, flooding, mafuriko]
+  group_by: admin1
+  window: 24h
+  when:
+    count: { gte: 3 }
+- id: floods-by-town
+  match:
+    keywords:
+      flood: [floods, flooding, mafuriko]
+  group_by: place
+  window: 24h
+  when:
+    count: { gte: 1 }
+"#;
+
+#[tokio::test]
+async fn reports_naming_a_county_count_per_county_and_invent_no_town() {
+    let app = TestApp::spawn(with_rules(FLOODS_BY_COUNTY_AND_TOWN)).await;
+    post(
+        &app,
+        "r1",
+        "Floods in Tana River county, roads cut",
+        "+254700000011",
+    )
+    .await;
+    post(&app, "r2", "mafuriko kaunti ya Tana River", "+254700000012").await;
+    post(
+        &app,
+        "r3",
+        "TANA RIVER COUNTY: flooding, 40 families displaced",
+        "+254700000013",
+    )
+    .await;
+    let reports = app.wait_for_reports(3).await;
+    for report in &reports {
+        let place = &report["place"];
+        assert_eq!(place["kind"], "admin1", "{place:#}");
+        assert_eq!(place["admin1_code"], "KE.48", "{place:#}");
+        assert_eq!(place["admin1_name"], "Tana River");
+        assert_eq!(place["place_id"], Value::Null, "no town is invented");
+    }
+    let fired = wait_for_alerts(&app, "state=firing", 1).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!(fired[0]["rule"], "floods-by-county");
+    assert_eq!(fired[0]["group"], "admin1=KE.48");
+
+    // A town named: counted per town as well.
+    post(&app, "r4", "Floods in Garissa town", "+254700000014").await;
+    let by_town = wait_for_alerts(&app, "rule=floods-by-town", 1).await;
+    assert_eq!(by_town.len(), 1, "{by_town:#?}");
+    assert_eq!(by_town[0]["group"], "place=197745");
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use ishara::enrich::language::{LanguageCode, LanguageGuess};
-use ishara::enrich::locate::{PlaceGuess, PlaceMethod};
+use ishara::enrich::locate::{PlaceGuess, PlaceKind, PlaceMethod};
 use ishara::enrich::{EnrichedReport, Enrichment};
 use ishara::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use ishara::phone::{PhoneNormalizer, SenderKind};
@@ -93,6 +93,7 @@ fn garissa_language() -> LanguageGuess {
 fn garissa_place() -> PlaceGuess {
     PlaceGuess {
         method: PlaceMethod::Text,
+        kind: PlaceKind::Place,
         place_id: Some(197745),
         name: Some("Garissa".into()),
         country: Some("KE".into()),

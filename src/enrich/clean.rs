@@ -8,6 +8,8 @@
 
 use unicode_normalization::char::is_combining_mark;
 
+use super::geoparse::normalize::fold;
+
 /// Top-level domains that mark a bare `name.tld` token as a link. A short
 /// list on purpose: "end.Next" (a missing space) is common in SMS and must
 /// stay two words.
@@ -18,6 +20,13 @@ const LINK_DOMAINS: &[&str] = &[
 
 /// The words of `text` that carry language, joined by single spaces.
 pub fn language_text(text: &str) -> String {
+    language_text_without(text, &[])
+}
+
+/// [`language_text`] without the words of place names: "Baybay" or
+/// "Kismaayo" say where, not in what language. `names` are folded words
+/// as the geoparser gives them.
+pub fn language_text_without(text: &str, names: &[String]) -> String {
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let digits: Vec<bool> = tokens
         .iter()
@@ -44,12 +53,21 @@ pub fn language_text(text: &str) -> String {
         if word.is_empty() || code {
             continue;
         }
-        if !kept.is_empty() {
-            kept.push(' ');
+        for part in word.split(' ') {
+            if names.is_empty() || !is_name(part, names) {
+                if !kept.is_empty() {
+                    kept.push(' ');
+                }
+                kept.push_str(part);
+            }
         }
-        kept.push_str(&word);
     }
     kept
+}
+
+fn is_name(word: &str, names: &[String]) -> bool {
+    let folded = fold(word);
+    !folded.is_empty() && folded.split(' ').all(|w| names.iter().any(|n| n == w))
 }
 
 /// How much language a (cleaned) text holds: its letters.
@@ -156,6 +174,24 @@ fn is_shouted(tokens: &[&str], digits: &[bool]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn place_names_are_left_out_when_given() {
+        let names = ["tacloban".to_owned(), "nord".to_owned(), "ouest".to_owned()];
+        assert_eq!(
+            language_text_without("Stranded in TACLOBAN since 2 days, pls help", &names),
+            "Stranded in since days pls help"
+        );
+        // A hyphenated name is left out whole; other words stay.
+        assert_eq!(
+            language_text_without("Inondations dans le Nord-Ouest, aidez-nous", &names),
+            "Inondations dans le aidez-nous"
+        );
+        assert_eq!(
+            language_text_without("Stranded in Tacloban", &[]),
+            "Stranded in Tacloban"
+        );
+    }
 
     #[test]
     fn links_numbers_emoji_and_codes_leave_only_the_words() {

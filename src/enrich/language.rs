@@ -187,7 +187,18 @@ impl LanguageDetector {
     /// The whole pipeline: clean, refuse too little language, ask lingua,
     /// refuse a weak answer, let the sender's country break a near-tie.
     pub fn detect(&self, text: &str, sender_country: Option<&Country>) -> LanguageGuess {
-        let words = clean::language_text(text);
+        self.detect_without(text, sender_country, &[])
+    }
+
+    /// [`LanguageDetector::detect`] on the text without the words of the
+    /// place names found in it (folded, from the geoparser).
+    pub fn detect_without(
+        &self,
+        text: &str,
+        sender_country: Option<&Country>,
+        place_names: &[String],
+    ) -> LanguageGuess {
+        let words = clean::language_text_without(text, place_names);
         if clean::letter_count(&words) < MIN_LETTERS {
             return LanguageGuess::undetermined();
         }

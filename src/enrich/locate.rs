@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::GeoConfig;
 use crate::enrich::boundaries::{Boundaries, Region};
 use crate::enrich::gazetteer::{CountryCode, Gazetteer, NearestPlaces, Place};
-use crate::enrich::geoparse::Geoparser;
 use crate::enrich::geoparse::normalize::fold;
+use crate::enrich::geoparse::{Geoparser, Named, TextMatch};
 use crate::report::Coordinates;
 
 /// A point this close to a gazetteer place is taken to be at it.
@@ -31,10 +31,36 @@ pub enum PlaceMethod {
     None,
 }
 
+/// How precise a [`PlaceGuess`] is: a town, a whole admin-1 region (the
+/// text named a county, or coordinates fell in a region's polygon far from
+/// any town), only a country, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceKind {
+    Place,
+    Admin1,
+    Country,
+    None,
+}
+
+impl PlaceKind {
+    /// What the stored fields of a guess amount to.
+    pub fn of(place_id: Option<i64>, admin1_code: Option<&str>, country: Option<&str>) -> Self {
+        match (place_id, admin1_code, country) {
+            (Some(_), _, _) => Self::Place,
+            (None, Some(_), _) => Self::Admin1,
+            (None, None, Some(_)) => Self::Country,
+            (None, None, None) => Self::None,
+        }
+    }
+}
+
 /// The place a report is about; `method: none` when nothing was trusted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaceGuess {
     pub method: PlaceMethod,
+    /// Derived from the fields below; `place` means `place_id` is set.
+    pub kind: PlaceKind,
     /// GeoNames id of the place, when one place was found.
     pub place_id: Option<i64>,
     pub name: Option<String>,
@@ -53,6 +79,7 @@ impl PlaceGuess {
     pub fn none() -> Self {
         Self {
             method: PlaceMethod::None,
+            kind: PlaceKind::None,
             place_id: None,
             name: None,
             country: None,
@@ -67,6 +94,7 @@ impl PlaceGuess {
     fn country_only(method: PlaceMethod, country: &str, confidence: f64) -> Self {
         Self {
             method,
+            kind: PlaceKind::Country,
             country: Some(country.to_owned()),
             confidence,
             ..Self::none()
@@ -130,17 +158,54 @@ impl Locator {
         coordinates: Option<Coordinates>,
         sender_country: Option<&str>,
     ) -> PlaceGuess {
-        if let Some(guess) = coordinates.and_then(|c| self.at(c)) {
-            return guess;
+        self.locate_and_name(text, coordinates, sender_country).0
+    }
+
+    /// [`Locator::locate`], and the folded words of the place names in
+    /// `text`, which say nothing about its language.
+    pub fn locate_and_name(
+        &self,
+        text: &str,
+        coordinates: Option<Coordinates>,
+        sender_country: Option<&str>,
+    ) -> (PlaceGuess, Vec<String>) {
+        let reading = self.geoparser.read(text, sender_country);
+        let guess = match coordinates.and_then(|c| self.at(c)) {
+            Some(guess) => guess,
+            None => match reading.best {
+                Some(found) => self.guess_from_text(&found),
+                None => self.guess_from_sender(sender_country),
+            },
+        };
+        (guess, reading.name_words)
+    }
+
+    fn guess_from_text(&self, found: &TextMatch) -> PlaceGuess {
+        let guess = match found.named {
+            Named::Place(i) => self.guess_at_place(&self.gazetteer().places()[i]),
+            Named::Region(i) => {
+                let region = self.geoparser.region(i);
+                PlaceGuess {
+                    method: PlaceMethod::Text,
+                    kind: PlaceKind::Admin1,
+                    country: Some(region.country.as_str().to_owned()),
+                    admin1_name: self
+                        .gazetteer()
+                        .admin1_name(&region.code)
+                        .map(str::to_owned),
+                    admin1_code: Some(region.code.to_string()),
+                    ..PlaceGuess::none()
+                }
+            }
+        };
+        PlaceGuess {
+            method: PlaceMethod::Text,
+            confidence: found.confidence,
+            ..guess
         }
-        if let Some(found) = self.geoparser.find(text, sender_country) {
-            let place = &self.gazetteer().places()[found.place];
-            return PlaceGuess {
-                method: PlaceMethod::Text,
-                confidence: found.confidence,
-                ..self.guess_at_place(place)
-            };
-        }
+    }
+
+    fn guess_from_sender(&self, sender_country: Option<&str>) -> PlaceGuess {
         match sender_country.and_then(CountryCode::parse) {
             Some(country) => PlaceGuess::country_only(
                 PlaceMethod::SenderCountry,
@@ -172,6 +237,9 @@ impl Locator {
                         .cloned()
                         .unwrap_or_else(|| region.code.clone()),
                 );
+                if guess.place_id.is_none() {
+                    guess.kind = PlaceKind::Admin1;
+                }
                 guess.admin1_name = Some(region.name.clone());
                 if let Some(country) = &region.country {
                     guess.country = Some(country.clone());
@@ -203,6 +271,7 @@ impl Locator {
         let admin1_code = place.admin1_code();
         PlaceGuess {
             method: PlaceMethod::Text,
+            kind: PlaceKind::Place,
             place_id: Some(i64::from(place.id)),
             name: Some(place.name.to_string()),
             country: Some(place.country.as_str().to_owned()),

@@ -61,43 +61,57 @@ impl Enricher {
     /// CPU-bound (language models): call it off the async runtime.
     pub fn enrich(&self, report: &IncomingReport) -> Enrichment {
         let country = sender_country(report);
+        let (place, names) = self.place_of(report, country);
         Enrichment {
-            language: self.language_of(report, country),
-            place: self.place_of(report, country),
+            language: self.language_of(report, country, &names),
+            place,
         }
     }
 
     /// Enriches a batch, each report on its own: one the enricher panics
     /// on comes back as the reason, and the others are unharmed.
     ///
-    /// Every language first, then every place: lingua's models are far
+    /// Every place first, then every language: lingua's models are far
     /// larger than the caches, so they run back to back rather than
     /// alternating with the gazetteer's index, which would push them out.
+    /// Places come first because their names are left out of the text
+    /// whose language is judged.
     pub fn enrich_batch(&self, reports: &[IncomingReport]) -> Vec<Result<Enrichment, String>> {
         let countries: Vec<_> = reports.iter().map(sender_country).collect();
-        let languages: Vec<_> = reports
+        let places: Vec<_> = reports
             .iter()
             .zip(&countries)
-            .map(|(report, &country)| unpanicked(|| self.language_of(report, country)))
+            .map(|(report, &country)| unpanicked(|| self.place_of(report, country)))
             .collect();
         reports
             .iter()
             .zip(&countries)
-            .zip(languages)
-            .map(|((report, &country), language)| {
-                let language = language?;
-                let place = unpanicked(|| self.place_of(report, country))?;
+            .zip(places)
+            .map(|((report, &country), place)| {
+                let (place, names) = place?;
+                let language = unpanicked(|| self.language_of(report, country, &names))?;
                 Ok(Enrichment { language, place })
             })
             .collect()
     }
 
-    fn language_of(&self, report: &IncomingReport, country: Option<&Country>) -> LanguageGuess {
-        self.language.detect(report.text.as_str(), country)
+    fn language_of(
+        &self,
+        report: &IncomingReport,
+        country: Option<&Country>,
+        place_names: &[String],
+    ) -> LanguageGuess {
+        self.language
+            .detect_without(report.text.as_str(), country, place_names)
     }
 
-    fn place_of(&self, report: &IncomingReport, country: Option<&Country>) -> PlaceGuess {
-        self.locator.locate(
+    /// The place, and the words that named places in the text.
+    fn place_of(
+        &self,
+        report: &IncomingReport,
+        country: Option<&Country>,
+    ) -> (PlaceGuess, Vec<String>) {
+        self.locator.locate_and_name(
             report.text.as_str(),
             report.location,
             country.map(|c| c.iso.as_str()),

@@ -2,9 +2,10 @@
 //! SMS, through the same [`Locator`] the worker uses.
 //!
 //! The file is tab-separated with a header line: `sender`, `text`,
-//! `expected_country`, `expected_admin1`, `expected_geonameid`. A row with
-//! an empty `expected_admin1` names no place: any place found in its text
-//! is a false positive.
+//! `expected_country`, `expected_admin1`, `expected_geonameid`, and
+//! optionally `language` (for a per-language breakdown). A row with an
+//! empty `expected_admin1` names no place: any place found in its text is a
+//! false positive.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,13 +15,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::config::GeoConfig;
-use crate::enrich::locate::{Locator, PlaceMethod};
+use crate::enrich::locate::{Locator, PlaceKind, PlaceMethod};
 
 pub struct Row {
     pub sender: String,
     pub text: String,
     pub expected_country: Option<String>,
     pub expected_admin1: Option<String>,
+    pub language: Option<String>,
 }
 
 pub fn parse(text: &str) -> anyhow::Result<Vec<Row>> {
@@ -43,6 +45,7 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<Row>> {
             text: cols[1].to_owned(),
             expected_country: some(cols[2]),
             expected_admin1: some(cols[3]),
+            language: cols.get(5).and_then(|c| some(c)),
         });
     }
     Ok(rows)
@@ -63,6 +66,11 @@ impl Tally {
 
 pub struct Report {
     per_country: BTreeMap<String, Tally>,
+    per_language: BTreeMap<String, Tally>,
+    /// Right answers that named a region rather than a town.
+    regions_found: usize,
+    /// `expected → found` admin-1 codes of wrong rows ("-" for none).
+    confusions: BTreeMap<(String, String), usize>,
     negatives: usize,
     false_positives: usize,
     elapsed: Duration,
@@ -124,6 +132,33 @@ impl fmt::Display for Report {
             self.false_positives,
             100.0 * self.false_positive_rate()
         )?;
+        writeln!(
+            f,
+            "right answers that named the region itself (kind admin1): {}",
+            self.regions_found
+        )?;
+        if !self.per_language.is_empty() {
+            writeln!(f, "language rows  admin1 correct  wrong  none")?;
+            for (language, t) in &self.per_language {
+                writeln!(
+                    f,
+                    "{language:<8} {:>5}  {:>6} {:>6.1}%  {:>5}  {:>4}",
+                    t.rows,
+                    t.correct,
+                    100.0 * ratio(t.correct, t.rows),
+                    t.wrong,
+                    t.missed()
+                )?;
+            }
+        }
+        let mut confusions: Vec<_> = self.confusions.iter().collect();
+        confusions.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        if !confusions.is_empty() {
+            writeln!(f, "most frequent mistakes (expected -> found):")?;
+            for ((expected, found), n) in confusions.into_iter().take(10) {
+                writeln!(f, "  {expected} -> {found}: {n}")?;
+            }
+        }
         let n = total.rows + self.negatives;
         writeln!(
             f,
@@ -138,6 +173,9 @@ impl fmt::Display for Report {
 pub fn score(locator: &Locator, rows: &[Row]) -> Report {
     let mut report = Report {
         per_country: BTreeMap::new(),
+        per_language: BTreeMap::new(),
+        regions_found: 0,
+        confusions: BTreeMap::new(),
         negatives: 0,
         false_positives: 0,
         elapsed: Duration::ZERO,
@@ -171,12 +209,27 @@ pub fn score(locator: &Locator, rows: &[Row]) -> Report {
                     .expected_country
                     .clone()
                     .unwrap_or_else(|| expected.chars().take(2).collect());
-                let tally = report.per_country.entry(country).or_default();
-                tally.rows += 1;
-                if from_text && guess.admin1_code.as_deref() == Some(expected) {
-                    tally.correct += 1;
+                let right = from_text && guess.admin1_code.as_deref() == Some(expected);
+                let mut tallies = vec![report.per_country.entry(country).or_default()];
+                if let Some(language) = &row.language {
+                    tallies.push(report.per_language.entry(language.clone()).or_default());
+                }
+                for tally in tallies {
+                    tally.rows += 1;
+                    tally.correct += usize::from(right);
+                    tally.wrong += usize::from(!right && from_text);
+                }
+                if right {
+                    report.regions_found += usize::from(guess.kind == PlaceKind::Admin1);
                 } else {
-                    tally.wrong += usize::from(from_text);
+                    let found_code = match (&guess.admin1_code, from_text) {
+                        (Some(code), true) => code.clone(),
+                        _ => "-".to_owned(),
+                    };
+                    *report
+                        .confusions
+                        .entry((expected.clone(), found_code))
+                        .or_default() += 1;
                     let kind = if from_text { "wrong" } else { "missed" };
                     report
                         .mistakes

@@ -3,3 +3,4 @@
 
 pub mod geo;
 pub mod language;
+pub mod sms_language;

@@ -7,13 +7,14 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 
 use super::matcher::Subject;
-use crate::enrich::locate::PlaceMethod;
+use crate::enrich::locate::{PlaceKind, PlaceMethod};
 use crate::enrich::{EnrichedReport, PlaceGuess};
 use crate::store::StoredReport;
 
 /// The place of a report stored before enrichment existed.
 static NO_PLACE: PlaceGuess = PlaceGuess {
     method: PlaceMethod::None,
+    kind: PlaceKind::None,
     place_id: None,
     name: None,
     country: None,

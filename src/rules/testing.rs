@@ -40,7 +40,7 @@ use super::alert::{Alert, AlertState};
 use super::engine::{Engine, RuleBook};
 use super::load::{self, Known};
 use super::model::Rule;
-use crate::enrich::locate::{PlaceGuess, PlaceMethod};
+use crate::enrich::locate::{PlaceGuess, PlaceKind, PlaceMethod};
 use crate::enrich::{EnrichedReport, Enricher, Enrichment, LanguageGuess};
 use crate::report::{IncomingReport, ReportId, Source, SourceId, Text};
 use crate::store::{AlertQuery, SqliteStore, Store};
@@ -420,6 +420,11 @@ fn needs_enrichment(report: &TestReport) -> bool {
 fn place_of(place: &TestPlace) -> PlaceGuess {
     PlaceGuess {
         method: PlaceMethod::Text,
+        kind: PlaceKind::of(
+            place.id,
+            place.admin1.as_deref(),
+            place.country.as_deref().or(place.admin1.as_deref()),
+        ),
         place_id: place.id,
         name: place.name.clone(),
         country: place.country.clone().or_else(|| {

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{AlertQuery, Inserted, ListQuery, Store, StoreError, StoredReport};
 use crate::enrich::language::LanguageCode;
-use crate::enrich::locate::PlaceMethod;
+use crate::enrich::locate::{PlaceKind, PlaceMethod};
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
 use crate::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use crate::phone::SenderKind;
@@ -822,12 +822,16 @@ where
     let Some(method) = row.try_get::<Option<String>, _>("place_method")? else {
         return Ok(None);
     };
+    let place_id = row.try_get("place_id")?;
+    let country: Option<String> = row.try_get("place_country")?;
+    let admin1_code: Option<String> = row.try_get("admin1_code")?;
     Ok(Some(PlaceGuess {
         method: parse_place_method(&method)?,
-        place_id: row.try_get("place_id")?,
+        kind: PlaceKind::of(place_id, admin1_code.as_deref(), country.as_deref()),
+        place_id,
         name: row.try_get("place_name")?,
-        country: row.try_get("place_country")?,
-        admin1_code: row.try_get("admin1_code")?,
+        country,
+        admin1_code,
         admin1_name: row.try_get("admin1_name")?,
         lat: row.try_get("place_lat")?,
         lon: row.try_get("place_lon")?,

@@ -204,13 +204,26 @@ pub fn write_row(place: &Place, out: &mut String) {
     );
 }
 
-/// `admin1CodesASCII.txt`: `KE.46<TAB>Turkana<TAB>Turkana<TAB>geonameid`.
-pub fn admin1_rows(text: &str) -> impl Iterator<Item = (&str, &str)> {
+/// One row of `admin1CodesASCII.txt`:
+/// `KE.46<TAB>Turkana<TAB>Turkana<TAB>geonameid`.
+pub struct Admin1Row<'t> {
+    pub code: &'t str,
+    pub name: &'t str,
+    /// The name in ASCII; the name itself when the column is empty.
+    pub ascii_name: &'t str,
+}
+
+pub fn admin1_rows(text: &str) -> impl Iterator<Item = Admin1Row<'_>> {
     text.lines().filter_map(|line| {
         let mut cols = line.split('\t');
         let code = cols.next()?.trim();
         let name = cols.next()?.trim();
-        (code.len() > 3 && code.as_bytes()[2] == b'.' && !name.is_empty()).then_some((code, name))
+        let ascii_name = cols.next().map(str::trim).filter(|a| !a.is_empty());
+        (code.len() > 3 && code.as_bytes()[2] == b'.' && !name.is_empty()).then_some(Admin1Row {
+            code,
+            name,
+            ascii_name: ascii_name.unwrap_or(name),
+        })
     })
 }
 

@@ -88,10 +88,17 @@ impl Place {
     }
 }
 
+/// An admin-1 region: a county, state, province, department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin1 {
+    pub name: Box<str>,
+    pub ascii_name: Box<str>,
+}
+
 pub struct Gazetteer {
     places: Vec<Place>,
-    /// `KE.46` → `Turkana`.
-    admin1: HashMap<Box<str>, Box<str>>,
+    /// `KE.46` → Turkana.
+    admin1: HashMap<Box<str>, Admin1>,
 }
 
 impl Gazetteer {
@@ -171,7 +178,7 @@ impl Gazetteer {
 
     /// The name of an admin-1 region from its `KE.46` code.
     pub fn admin1_name(&self, code: &str) -> Option<&str> {
-        self.admin1.get(code).map(|n| &**n)
+        self.admin1.get(code).map(|r| &*r.name)
     }
 
     /// `(code, name)` of the admin-1 regions of `country`.
@@ -179,7 +186,12 @@ impl Gazetteer {
         self.admin1
             .iter()
             .filter(move |(code, _)| code.as_bytes().get(..2) == Some(country.as_str().as_bytes()))
-            .map(|(c, n)| (&**c, &**n))
+            .map(|(c, r)| (&**c, &*r.name))
+    }
+
+    /// Every admin-1 region, by its `KE.46` code.
+    pub fn admin1(&self) -> impl Iterator<Item = (&str, &Admin1)> {
+        self.admin1.iter().map(|(c, r)| (&**c, r))
     }
 
     fn empty() -> Self {
@@ -190,8 +202,12 @@ impl Gazetteer {
     }
 
     fn read_admin1(&mut self, text: &str) {
-        for (code, name) in dump::admin1_rows(text) {
-            self.admin1.insert(code.into(), name.into());
+        for row in dump::admin1_rows(text) {
+            let region = Admin1 {
+                name: row.name.into(),
+                ascii_name: row.ascii_name.into(),
+            };
+            self.admin1.insert(row.code.into(), region);
         }
     }
 

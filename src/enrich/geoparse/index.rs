@@ -118,14 +118,14 @@ pub fn letters(key: &str) -> usize {
 /// every name's deletions turns a typo search into a few hash lookups.
 /// Variants are kept as 64-bit hashes; a collision only costs a failed
 /// check in [`within_one_edit`].
-struct DeletionIndex {
+pub(super) struct DeletionIndex {
     keys: Vec<Box<str>>,
     variants: HashMap<u64, (u32, u32), FixedState>,
     key_ids: Vec<u32>,
 }
 
 impl DeletionIndex {
-    fn new(keys: Vec<Box<str>>) -> Self {
+    pub(super) fn new(keys: Vec<Box<str>>) -> Self {
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(keys.len() * 10);
         let mut scratch = Variants::default();
         for (id, key) in keys.iter().enumerate() {
@@ -164,7 +164,7 @@ impl DeletionIndex {
         }
     }
 
-    fn near<'a>(&'a self, query: &str, mut found: impl FnMut(&'a str)) {
+    pub(super) fn near<'a>(&'a self, query: &str, mut found: impl FnMut(&'a str)) {
         // A name reached through several variants is reported once.
         let mut seen: [u32; 8] = [u32::MAX; 8];
         let mut seen_len = 0;

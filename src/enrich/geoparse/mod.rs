@@ -5,6 +5,7 @@
 
 pub mod index;
 pub mod normalize;
+pub mod regions;
 mod words;
 
 use std::ops::Range;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, letters};
 use normalize::{Case, Words};
+use regions::{Form, Region, RegionIndex, RegionPosting};
 use words::CommonWords;
 
 use crate::enrich::gazetteer::{CountryCode, Gazetteer, Place};
@@ -25,12 +27,26 @@ const MAX_FUZZY_WORDS: usize = 3;
 const LONGER_NAME_MIN_RATIO: f64 = 0.75;
 /// Below this a match is not trusted: no place is better than a wrong one.
 const MIN_CONFIDENCE: f64 = 0.55;
+/// A unit word ("county", "kaunti ya") says a region is meant: it then
+/// wins over a town of the same name in another region.
+const UNIT_WORD_WEIGHT: f64 = 1.1;
+/// A bare region name is a little weaker than a town of that name: "floods
+/// in Maputo" is the city, "província de Maputo" the province.
+const BARE_REGION_WEIGHT: f64 = 0.95;
 
-/// A place named in a text.
+/// What a name in the text refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// Index in [`Gazetteer::places`].
+    Place(usize),
+    /// Index for [`Geoparser::region`].
+    Region(usize),
+}
+
+/// A place or region named in a text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextMatch {
-    /// Index in [`Gazetteer::places`].
-    pub place: usize,
+    pub named: Named,
     /// The words that named it, folded.
     pub words: String,
     /// Found through a typo.
@@ -39,9 +55,31 @@ pub struct TextMatch {
     pub confidence: f64,
 }
 
+impl TextMatch {
+    /// The place, when a place rather than a region was named.
+    pub fn place(&self) -> Option<usize> {
+        match self.named {
+            Named::Place(i) => Some(i),
+            Named::Region(_) => None,
+        }
+    }
+}
+
+/// What a text names: the best-supported place or region, and the words of
+/// every name trusted on its own, which are no evidence of the language
+/// the text is written in.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Reading {
+    pub best: Option<TextMatch>,
+    /// Folded words of trusted names, without ordinary words ("tana",
+    /// not "river"), each once.
+    pub name_words: Vec<String>,
+}
+
 pub struct Geoparser {
     gazetteer: Arc<Gazetteer>,
     index: NameIndex,
+    regions: RegionIndex,
     common: CommonWords,
     /// Countries of operation.
     countries: Vec<CountryCode>,
@@ -49,10 +87,14 @@ pub struct Geoparser {
 
 /// A [`TextMatch`] while the text is being read.
 struct Candidate<'t> {
-    place: usize,
+    named: Named,
     words: &'t str,
     fuzzy: bool,
+    /// Regions with a unit word may exceed 1 here, so that they outrank
+    /// any town; [`TextMatch::confidence`] is capped.
     confidence: f64,
+    /// For regions: named with a unit word.
+    unit: bool,
 }
 
 /// What the text says about one word run, before looking at places.
@@ -61,7 +103,16 @@ struct Run {
     letters: usize,
     /// All its words lower case in a text that uses capitals elsewhere.
     lower_in_mixed: bool,
+    /// Every word capitalised (or upper case) in a text that also uses
+    /// lower case: written as a name.
+    capitalized_in_mixed: bool,
     words: usize,
+    /// Every word is an ordinary word: a place only inside a longer name.
+    all_common: bool,
+    /// A unit word ("county") stands next to it.
+    unit: bool,
+    /// Index of its first word in the text.
+    first_word: usize,
 }
 
 impl Geoparser {
@@ -69,10 +120,13 @@ impl Geoparser {
     /// that are not two letters are ignored.
     pub fn new(gazetteer: Arc<Gazetteer>, countries: &[String]) -> Self {
         let index = NameIndex::new(&gazetteer);
+        let common = CommonWords::embedded();
+        let regions = RegionIndex::new(&gazetteer, &common);
         Self {
             gazetteer,
             index,
-            common: CommonWords::embedded(),
+            regions,
+            common,
             countries: countries
                 .iter()
                 .filter_map(|c| CountryCode::parse(c))
@@ -84,14 +138,23 @@ impl Geoparser {
         &self.gazetteer
     }
 
+    pub fn region(&self, index: usize) -> &Region {
+        self.regions.region(index)
+    }
+
     /// Distinct folded names indexed.
     pub fn names(&self) -> usize {
         self.index.keys()
     }
 
-    /// The best-supported place named in `text`, if any is trusted.
-    /// `sender_country`: ISO alpha-2 of the sender's phone number.
+    /// The best-supported place or region named in `text`, if any is
+    /// trusted. `sender_country`: ISO alpha-2 of the sender's phone number.
     pub fn find(&self, text: &str, sender_country: Option<&str>) -> Option<TextMatch> {
+        self.read(text, sender_country).best
+    }
+
+    /// [`Geoparser::find`], and the words of every trusted name.
+    pub fn read(&self, text: &str, sender_country: Option<&str>) -> Reading {
         let words = Words::new(text);
         let sender = sender_country.and_then(CountryCode::parse);
         let mixed_case = {
@@ -106,38 +169,12 @@ impl Geoparser {
             }
             lower && upper
         };
-        // The best place of each word run that names one.
-        let mut found: Vec<(Range<usize>, Candidate)> = Vec::new();
-        let mut consider = |range: &Range<usize>, run: &Run, key, postings: &[Posting]| {
-            for &posting in postings {
-                let place = &self.gazetteer.places()[posting.place()];
-                let Some(score) = self.score(run, posting, place, sender) else {
-                    continue;
-                };
-                let candidate = Candidate {
-                    place: posting.place(),
-                    words: key,
-                    fuzzy: run.fuzzy,
-                    confidence: score,
-                };
-                match found.last_mut() {
-                    Some((r, best)) if r == range => {
-                        if self.better(&candidate, best) {
-                            *best = candidate;
-                        }
-                    }
-                    _ => found.push((range.clone(), candidate)),
-                }
-            }
-        };
+        // The best place, and the best region, of each word run naming one.
+        let mut places: Vec<(Range<usize>, Candidate)> = Vec::new();
+        let mut regions: Vec<(Range<usize>, Candidate)> = Vec::new();
         for start in 0..words.len() {
             for len in 1..=MAX_WORDS.min(words.len() - start) {
                 let range = start..start + len;
-                let all_common = range.clone().all(|i| self.common.contains(words.word(i)));
-                // "Mark my words": ordinary words alone are no place.
-                if all_common {
-                    continue;
-                }
                 let key = words.slice(range.clone());
                 let letters = letters(key);
                 let mut run = Run {
@@ -145,30 +182,103 @@ impl Geoparser {
                     letters,
                     lower_in_mixed: mixed_case
                         && range.clone().all(|i| words.case(i) == Case::Lower),
+                    capitalized_in_mixed: mixed_case
+                        && range
+                            .clone()
+                            .all(|i| matches!(words.case(i), Case::Capitalized | Case::Upper)),
                     words: len,
+                    all_common: range.clone().all(|i| self.common.contains(words.word(i))),
+                    unit: false,
+                    first_word: start,
                 };
-                let exact = self.index.exact(key);
+                let fuzzy_allowed = len <= MAX_FUZZY_WORDS && letters + 1 >= FUZZY_MIN_LETTERS;
+                // "Mark my words": ordinary words alone are no place.
+                if !run.all_common {
+                    let exact = self.index.exact(key);
+                    let mut keep = |name, postings: &[Posting], run: &Run| {
+                        for &posting in postings {
+                            if let Some(c) = self.place_candidate(run, name, posting, sender) {
+                                keep_better(&mut places, &range, c, |a, b| self.better(a, b));
+                            }
+                        }
+                    };
+                    if !exact.is_empty() {
+                        keep(key, exact, &run);
+                    } else if fuzzy_allowed {
+                        // One letter short of a long name is one typo too
+                        // ("Kilif" for Kilifi); the index holds long names only.
+                        run.fuzzy = true;
+                        self.index
+                            .fuzzy(key, |name, postings| keep(name, postings, &run));
+                        run.fuzzy = false;
+                    }
+                }
+                let exact = self.regions.exact(key);
+                if exact.is_empty() && !(fuzzy_allowed && !run.all_common) {
+                    continue;
+                }
+                run.unit = self.regions.has_unit_word(&words, &range);
+                let mut keep = |name, postings: &[RegionPosting], run: &Run| {
+                    for &posting in postings {
+                        if let Some(c) = self.region_candidate(run, name, posting, sender) {
+                            keep_better(&mut regions, &range, c, |a, b| self.better(a, b));
+                        }
+                    }
+                };
                 if !exact.is_empty() {
-                    consider(&range, &run, key, exact);
-                } else if len <= MAX_FUZZY_WORDS && letters + 1 >= FUZZY_MIN_LETTERS {
-                    // One letter short of a long name is one typo too
-                    // ("Kilif" for Kilifi); the index holds long names only.
+                    keep(key, exact, &run);
+                } else {
                     run.fuzzy = true;
-                    self.index
-                        .fuzzy(key, |name, postings| consider(&range, &run, name, postings));
+                    self.regions
+                        .fuzzy(key, |name, postings| keep(name, postings, &run));
                 }
             }
         }
+        let trusted = |(_, c): &&(Range<usize>, Candidate)| c.confidence >= MIN_CONFIDENCE;
+        let mut name_words: Vec<String> = Vec::new();
+        for (range, _) in places.iter().chain(&regions).filter(trusted) {
+            for i in range.clone() {
+                let word = words.word(i);
+                if !self.common.contains(word) && !name_words.iter().any(|w| w == word) {
+                    name_words.push(word.to_owned());
+                }
+            }
+        }
+        let place = self.best_place(&places);
+        let region = regions
+            .iter()
+            .filter(trusted)
+            .max_by(|a, b| self.order(&a.1, &b.1));
+        let chosen = match (place, region) {
+            (Some(place), Some(region)) => self.place_or_region(place, region),
+            (Some((_, place)), None) => place,
+            (None, Some((_, region))) => region,
+            (None, None) => {
+                return Reading {
+                    best: None,
+                    name_words,
+                };
+            }
+        };
+        Reading {
+            best: Some(TextMatch {
+                named: chosen.named,
+                words: chosen.words.to_owned(),
+                fuzzy: chosen.fuzzy,
+                confidence: chosen.confidence.min(1.0),
+            }),
+            name_words,
+        }
+    }
+
+    fn best_place<'a, 't>(
+        &self,
+        found: &'a [(Range<usize>, Candidate<'t>)],
+    ) -> Option<(&'a Range<usize>, &'a Candidate<'t>)> {
         let (range, best) = found
             .iter()
             .filter(|(_, m)| m.confidence >= MIN_CONFIDENCE)
-            .max_by(|a, b| {
-                if self.better(&a.1, &b.1) {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Less
-                }
-            })?;
+            .max_by(|a, b| self.order(&a.1, &b.1))?;
         // "Katsina-Ala" is not Katsina: a longer name around the best one
         // is the more specific reading, unless it is much weaker ("de la
         // Paz" abroad around "La Paz" at home).
@@ -181,20 +291,140 @@ impl Geoparser {
                     && r.len() > range.len()
             })
             .max_by_key(|(r, _)| r.len());
-        let chosen = longest.map_or(best, |(_, m)| m);
-        Some(TextMatch {
-            place: chosen.place,
-            words: chosen.words.to_owned(),
-            fuzzy: chosen.fuzzy,
-            confidence: chosen.confidence,
-        })
+        Some(longest.map_or((range, best), |(r, m)| (r, m)))
+    }
+
+    /// A town inside the named region is the more precise answer ("Dutse,
+    /// Jigawa state"), unless it is the region's own name written with a
+    /// unit word ("Garissa county" means the county); otherwise the
+    /// stronger reading wins, and a unit word makes the region stronger.
+    fn place_or_region<'a, 't>(
+        &self,
+        (place_range, place): (&Range<usize>, &'a Candidate<'t>),
+        (region_range, region): &'a (Range<usize>, Candidate<'t>),
+    ) -> &'a Candidate<'t> {
+        let (Named::Place(p), Named::Region(r)) = (place.named, region.named) else {
+            return place;
+        };
+        let inside = self.gazetteer.places()[p].admin1_code().as_deref()
+            == Some(&*self.regions.region(r).code);
+        let same_words =
+            place_range.start < region_range.end && region_range.start < place_range.end;
+        if inside {
+            if region.unit && same_words {
+                region
+            } else {
+                place
+            }
+        } else if region.confidence > place.confidence {
+            region
+        } else {
+            place
+        }
+    }
+
+    fn order(&self, a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+        if self.better(a, b) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Less
+        }
     }
 
     fn better(&self, a: &Candidate, b: &Candidate) -> bool {
+        let population = |c: &Candidate| match c.named {
+            Named::Place(i) => self.gazetteer.places()[i].population,
+            Named::Region(_) => 0,
+        };
         a.confidence > b.confidence
-            || (a.confidence == b.confidence
-                && self.gazetteer.places()[a.place].population
-                    > self.gazetteer.places()[b.place].population)
+            || (a.confidence == b.confidence && population(a) > population(b))
+    }
+
+    fn place_candidate<'t>(
+        &self,
+        run: &Run,
+        name: &'t str,
+        posting: Posting,
+        sender: Option<CountryCode>,
+    ) -> Option<Candidate<'t>> {
+        let place = &self.gazetteer.places()[posting.place()];
+        Some(Candidate {
+            named: Named::Place(posting.place()),
+            words: name,
+            fuzzy: run.fuzzy,
+            confidence: self.score(run, posting, place, sender)?,
+            unit: false,
+        })
+    }
+
+    /// Scored like a town of a million people, then weighed by whether a
+    /// unit word stands next to it.
+    fn region_candidate<'t>(
+        &self,
+        run: &Run,
+        name: &'t str,
+        posting: RegionPosting,
+        sender: Option<CountryCode>,
+    ) -> Option<Candidate<'t>> {
+        let country = self.regions.region(posting.region).country;
+        let at_home = sender == Some(country);
+        // "le nord du pays", "Central market": direction words and ordinary
+        // words name a region only when the text says so, or when written
+        // as a name (not just first in the sentence) by someone there.
+        if (posting.plain || run.all_common)
+            && !run.unit
+            && !(run.capitalized_in_mixed && run.first_word > 0 && at_home)
+        {
+            return None;
+        }
+        let mut score = match (run.fuzzy, posting.form) {
+            (false, Form::Name) => 1.0,
+            (false, Form::Short) => 0.9,
+            (true, Form::Name) => 0.8,
+            (true, Form::Short) if run.letters >= 7 => 0.7,
+            (true, Form::Short) => return None,
+        };
+        // Regions have no population to weigh namesakes by, and many
+        // countries have a "Central" or a "Reunion": a region abroad
+        // needs a unit word.
+        score *= if at_home || self.countries.contains(&country) {
+            self.country_weight(country, sender)
+        } else if run.unit {
+            0.75
+        } else {
+            return None;
+        };
+        score *= length_weight(run.letters);
+        if run.lower_in_mixed {
+            score *= 0.85;
+        }
+        score *= 1.0 + 0.03 * (run.words - 1) as f64;
+        score *= if run.unit {
+            UNIT_WORD_WEIGHT
+        } else {
+            BARE_REGION_WEIGHT
+        };
+        Some(Candidate {
+            named: Named::Region(posting.region),
+            words: name,
+            fuzzy: run.fuzzy,
+            confidence: score,
+            unit: run.unit,
+        })
+    }
+
+    /// The sender's own country first, then the countries of operation;
+    /// a foreign name needs every other sign to be strong.
+    fn country_weight(&self, country: CountryCode, sender: Option<CountryCode>) -> f64 {
+        if sender == Some(country) {
+            1.0
+        } else if self.countries.contains(&country) {
+            0.9
+        } else if sender.is_some() || !self.countries.is_empty() {
+            0.6
+        } else {
+            0.75
+        }
     }
 
     /// How far a candidate is trusted, 0 to 1; none when it must not count.
@@ -212,32 +442,45 @@ impl Geoparser {
             // Typos of alternate names, or of small places, find too much.
             (true, _) => return None,
         };
-        // The sender's own country first, then the countries of operation;
-        // a foreign town needs every other sign to be strong.
-        score *= if sender == Some(place.country) {
-            1.0
-        } else if self.countries.contains(&place.country) {
-            0.9
-        } else if sender.is_some() || !self.countries.is_empty() {
-            0.6
-        } else {
-            0.75
-        };
+        score *= self.country_weight(place.country, sender);
         // Among namesakes the bigger town is the likelier one.
         let magnitude = f64::from(place.population.max(1)).log10();
         score *= 0.7 + 0.3 * (magnitude / 6.0).min(1.0);
-        score *= match run.letters {
-            0..=3 => 0.65,
-            4 => 0.8,
-            5 => 0.9,
-            _ => 1.0,
-        };
+        score *= length_weight(run.letters);
         if run.lower_in_mixed {
             score *= 0.85;
         }
         // A longer run that names a place is more specific than its parts.
         score *= 1.0 + 0.03 * (run.words - 1) as f64;
         Some(score.min(1.0))
+    }
+}
+
+/// Short names are too close to ordinary words to be trusted fully.
+fn length_weight(letters: usize) -> f64 {
+    match letters {
+        0..=3 => 0.65,
+        4 => 0.8,
+        5 => 0.9,
+        _ => 1.0,
+    }
+}
+
+/// Keeps the better candidate of each word run; runs arrive in order, so
+/// the run being read is the last one kept.
+fn keep_better<'t>(
+    found: &mut Vec<(Range<usize>, Candidate<'t>)>,
+    range: &Range<usize>,
+    candidate: Candidate<'t>,
+    better: impl Fn(&Candidate, &Candidate) -> bool,
+) {
+    match found.last_mut() {
+        Some((r, best)) if r == range => {
+            if better(&candidate, best) {
+                *best = candidate;
+            }
+        }
+        _ => found.push((range.clone(), candidate)),
     }
 }
 
@@ -255,8 +498,8 @@ mod tests {
         p.find(text, sender).map(|m| {
             format!(
                 "{} {}",
-                p.gazetteer().places()[m.place].name,
-                p.gazetteer().places()[m.place].country
+                p.gazetteer().places()[m.place().unwrap()].name,
+                p.gazetteer().places()[m.place().unwrap()].country
             )
         })
     }
@@ -288,7 +531,7 @@ mod tests {
         let p = parser(&[]);
         let m = p.find("tuko garissza hakuna maji", Some("KE")).unwrap();
         assert!(m.fuzzy);
-        assert_eq!(&*p.gazetteer().places()[m.place].name, "Garissa");
+        assert_eq!(&*p.gazetteer().places()[m.place().unwrap()].name, "Garissa");
         // "Gulu" with a typo is four letters: too short to guess.
         assert_eq!(name(&p, "help at gulo", Some("UG")), None);
     }
@@ -335,7 +578,7 @@ mod tests {
     fn population_picks_among_namesakes_of_one_country() {
         let p = parser(&[]);
         let m = p.find("curfew in aurangabad", Some("IN")).unwrap();
-        let place = &p.gazetteer().places()[m.place];
+        let place = &p.gazetteer().places()[m.place().unwrap()];
         assert_eq!(place.admin1_code().as_deref(), Some("IN.16"));
     }
 
@@ -363,5 +606,119 @@ mod tests {
         let p = parser(&[]);
         assert_eq!(p.find("", Some("KE")), None);
         assert_eq!(p.find("we need water and food please", Some("KE")), None);
+    }
+
+    /// What a text names, as `Place KE.16` or `Region KE.16`.
+    fn named(p: &Geoparser, text: &str, sender: Option<&str>) -> Option<String> {
+        p.find(text, sender).map(|m| match m.named {
+            Named::Place(i) => {
+                let place = &p.gazetteer().places()[i];
+                format!("{} {}", place.name, place.admin1_code().unwrap())
+            }
+            Named::Region(i) => format!("Region {}", p.region(i).code),
+        })
+    }
+
+    #[test]
+    fn regions_are_named_with_unit_words_in_the_languages_of_operation() {
+        let p = parser(&[]);
+        for (text, sender, region) in [
+            ("Floods in Tana River county, roads cut", "KE", "KE.48"),
+            ("mafuriko kaunti ya tana river", "KE", "KE.48"),
+            ("Jigawa state: 40 families displaced", "NG", "NG.39"),
+            (
+                "Inondations dans le département du Nord-Ouest",
+                "HT",
+                "HT.03",
+            ),
+            ("daad ayaa ku dhuftay gobolka Bari", "SO", "SO.03"),
+            ("cheias na província de Maputo", "MZ", "MZ.04"),
+        ] {
+            assert_eq!(
+                named(&p, text, Some(sender)).as_deref(),
+                Some(&*format!("Region {region}")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bare_region_name_counts_from_its_own_country() {
+        let p = parser(&[]);
+        assert_eq!(
+            named(&p, "no food in Niger for 3 days", Some("NG")).as_deref(),
+            Some("Region NG.31")
+        );
+        // From abroad, a bare region name is too weak; with a unit word it
+        // is still read.
+        assert_eq!(named(&p, "no food in Niger for 3 days", Some("GB")), None);
+        assert_eq!(
+            named(&p, "no food in Niger state for 3 days", Some("GB")).as_deref(),
+            Some("Region NG.31")
+        );
+    }
+
+    #[test]
+    fn a_town_inside_the_named_region_is_the_more_precise_answer() {
+        let p = parser(&[]);
+        assert_eq!(
+            named(&p, "Dutse, Jigawa state: 40 families displaced", Some("NG")).as_deref(),
+            Some("Dutse NG.39")
+        );
+        // The town of the region's own name, bare, is the town...
+        assert_eq!(
+            named(&p, "Cholera in Garissa", Some("KE")).as_deref(),
+            Some("Garissa KE.16")
+        );
+        // ...and with a unit word, the region.
+        assert_eq!(
+            named(&p, "Cholera in Garissa county", Some("KE")).as_deref(),
+            Some("Region KE.16")
+        );
+    }
+
+    #[test]
+    fn a_unit_word_beats_a_town_of_the_same_name_elsewhere() {
+        let p = parser(&[]);
+        // Maputo the city is in Maputo City (MZ.11), not Maputo province.
+        assert_eq!(
+            named(&p, "falta comida em Maputo", Some("MZ")).as_deref(),
+            Some("Maputo MZ.11")
+        );
+        assert_eq!(
+            named(&p, "falta comida na província de Maputo", Some("MZ")).as_deref(),
+            Some("Region MZ.04")
+        );
+        // Bari in Italy is a big town; "gobolka Bari" is the Somali region.
+        assert_eq!(
+            named(&p, "gobolka Bari", Some("SO")).as_deref(),
+            Some("Region SO.03")
+        );
+    }
+
+    #[test]
+    fn directions_and_unit_words_alone_name_no_region() {
+        let p = parser(&[]);
+        for text in [
+            "le nord ouest du pays est sans eau",
+            "Ouest: the road is cut",
+            "the county offices are closed",
+            "Dumating na ang team ng lalawigan",
+        ] {
+            assert_eq!(named(&p, text, Some("HT")), None, "{text}");
+        }
+        // Written as a name, inside a sentence, by someone there: a region.
+        assert_eq!(
+            named(&p, "inondations dans le Nord-Ouest depuis hier", Some("HT")).as_deref(),
+            Some("Region HT.03")
+        );
+    }
+
+    #[test]
+    fn the_words_of_trusted_names_are_given_for_language_detection() {
+        let p = parser(&[]);
+        let reading = p.read("Floods in Tana River county and Garissa", Some("KE"));
+        assert_eq!(reading.name_words, ["garissa", "tana"]);
+        assert!(p.read("we need water", Some("KE")).name_words.is_empty());
     }
 }
