@@ -11,7 +11,7 @@ mod words;
 use std::ops::Range;
 use std::sync::Arc;
 
-use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, letters};
+use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, Variants, letters};
 use normalize::{Case, Words};
 use regions::{Form, Region, RegionIndex, RegionPosting};
 use words::CommonWords;
@@ -33,6 +33,10 @@ const UNIT_WORD_WEIGHT: f64 = 1.1;
 /// A bare region name is a little weaker than a town of that name: "floods
 /// in Maputo" is the city, "província de Maputo" the province.
 const BARE_REGION_WEIGHT: f64 = 0.95;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Variants> = std::cell::RefCell::new(Variants::default());
+}
 
 /// What a name in the text refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,68 +176,84 @@ impl Geoparser {
         // The best place, and the best region, of each word run naming one.
         let mut places: Vec<(Range<usize>, Candidate)> = Vec::new();
         let mut regions: Vec<(Range<usize>, Candidate)> = Vec::new();
-        for start in 0..words.len() {
-            for len in 1..=MAX_WORDS.min(words.len() - start) {
-                let range = start..start + len;
-                let key = words.slice(range.clone());
-                let letters = letters(key);
-                let mut run = Run {
-                    fuzzy: false,
-                    letters,
-                    lower_in_mixed: mixed_case
-                        && range.clone().all(|i| words.case(i) == Case::Lower),
-                    capitalized_in_mixed: mixed_case
-                        && range
-                            .clone()
-                            .all(|i| matches!(words.case(i), Case::Capitalized | Case::Upper)),
-                    words: len,
-                    all_common: range.clone().all(|i| self.common.contains(words.word(i))),
-                    unit: false,
-                    first_word: start,
-                };
-                let fuzzy_allowed = len <= MAX_FUZZY_WORDS && letters + 1 >= FUZZY_MIN_LETTERS;
-                // "Mark my words": ordinary words alone are no place.
-                if !run.all_common {
-                    let exact = self.index.exact(key);
-                    let mut keep = |name, postings: &[Posting], run: &Run| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            for start in 0..words.len() {
+                for len in 1..=MAX_WORDS.min(words.len() - start) {
+                    let range = start..start + len;
+                    let key = words.slice(range.clone());
+                    let letters = letters(key);
+                    let all_common = range.clone().all(|i| self.common.contains(words.word(i)));
+                    // "Mark my words": ordinary words alone are no place.
+                    let place_exact = if all_common {
+                        &[][..]
+                    } else {
+                        self.index.exact(key)
+                    };
+                    let region_exact = self.regions.exact(key);
+                    // A run that names a town exactly is no typo of a region.
+                    let typo = !all_common
+                        && place_exact.is_empty()
+                        && len <= MAX_FUZZY_WORDS
+                        && letters + 1 >= FUZZY_MIN_LETTERS;
+                    if place_exact.is_empty() && region_exact.is_empty() && !typo {
+                        continue;
+                    }
+                    let mut run = Run {
+                        fuzzy: false,
+                        letters,
+                        lower_in_mixed: mixed_case
+                            && range.clone().all(|i| words.case(i) == Case::Lower),
+                        capitalized_in_mixed: mixed_case
+                            && range
+                                .clone()
+                                .all(|i| matches!(words.case(i), Case::Capitalized | Case::Upper)),
+                        words: len,
+                        all_common,
+                        unit: false,
+                        first_word: start,
+                    };
+                    let variants: &[u64] = if typo { scratch.of(key) } else { &[] };
+                    let mut keep_place = |name, postings: &[Posting], run: &Run| {
                         for &posting in postings {
                             if let Some(c) = self.place_candidate(run, name, posting, sender) {
                                 keep_better(&mut places, &range, c, |a, b| self.better(a, b));
                             }
                         }
                     };
-                    if !exact.is_empty() {
-                        keep(key, exact, &run);
-                    } else if fuzzy_allowed {
+                    if !place_exact.is_empty() {
+                        keep_place(key, place_exact, &run);
+                    } else if typo {
                         // One letter short of a long name is one typo too
                         // ("Kilif" for Kilifi); the index holds long names only.
                         run.fuzzy = true;
-                        self.index
-                            .fuzzy(key, |name, postings| keep(name, postings, &run));
+                        self.index.fuzzy(key, variants, |name, postings| {
+                            keep_place(name, postings, &run)
+                        });
                         run.fuzzy = false;
                     }
-                }
-                let exact = self.regions.exact(key);
-                if exact.is_empty() && !(fuzzy_allowed && !run.all_common) {
-                    continue;
-                }
-                run.unit = self.regions.has_unit_word(&words, &range);
-                let mut keep = |name, postings: &[RegionPosting], run: &Run| {
-                    for &posting in postings {
-                        if let Some(c) = self.region_candidate(run, name, posting, sender) {
-                            keep_better(&mut regions, &range, c, |a, b| self.better(a, b));
+                    let mut region_hits: Vec<(&str, &[RegionPosting])> = Vec::new();
+                    if !region_exact.is_empty() {
+                        region_hits.push((key, region_exact));
+                    } else if typo {
+                        run.fuzzy = true;
+                        self.regions.fuzzy(key, variants, |name, postings| {
+                            region_hits.push((name, postings))
+                        });
+                    }
+                    if region_hits.is_empty() {
+                        continue;
+                    }
+                    run.unit = self.regions.has_unit_word(&words, &range);
+                    for (name, postings) in region_hits {
+                        for &posting in postings {
+                            if let Some(c) = self.region_candidate(&run, name, posting, sender) {
+                                keep_better(&mut regions, &range, c, |a, b| self.better(a, b));
+                            }
                         }
                     }
-                };
-                if !exact.is_empty() {
-                    keep(key, exact, &run);
-                } else {
-                    run.fuzzy = true;
-                    self.regions
-                        .fuzzy(key, |name, postings| keep(name, postings, &run));
                 }
             }
-        }
+        });
         let trusted = |(_, c): &&(Range<usize>, Candidate)| c.confidence >= MIN_CONFIDENCE;
         let mut name_words: Vec<String> = Vec::new();
         for (range, _) in places.iter().chain(&regions).filter(trusted) {
