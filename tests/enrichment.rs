@@ -326,3 +326,54 @@ async fn dead_letters_need_the_admin_token_and_a_sane_limit() {
         .unwrap();
     assert_eq!(empty, json!({"dead_letters": []}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn place_names_do_not_decide_the_language_of_a_short_sms() {
+    let app = TestApp::embedded().await;
+    // Judged whole, each of these is Tagalog or Somali to lingua.
+    let sms = [
+        (
+            "ph-1",
+            "no rescue yet in Bagumbayan and Malabon",
+            "+639171234567",
+        ),
+        (
+            "so-1",
+            "flooding near Baardheere and Luuq today",
+            "+252612345678",
+        ),
+    ];
+    for (id, text, sender) in sms {
+        post_one(&app, json!({"id": id, "text": text, "sender": sender})).await;
+    }
+    let reports = app.wait_for_reports(2).await;
+    for (id, text, _) in sms {
+        let report = by_source_id(&reports, id);
+        assert_eq!(report["language"]["code"], "en", "{report:#}");
+        assert_eq!(report["text"], text, "the text is stored as sent");
+        assert_eq!(report["place"]["kind"], "place", "{report:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_naming_a_county_gets_the_county_and_no_town() {
+    let app = TestApp::embedded().await;
+    post_one(
+        &app,
+        json!({
+            "id": "county-1",
+            "text": "Cholera outbreak in Tana River county, 12 cases",
+            "sender": "+254712345678",
+        }),
+    )
+    .await;
+    let reports = app.wait_for_reports(1).await;
+    let place = &by_source_id(&reports, "county-1")["place"];
+    assert_eq!(place["method"], "text", "{place:#}");
+    assert_eq!(place["kind"], "admin1");
+    assert_eq!(place["admin1_code"], "KE.48");
+    assert_eq!(place["admin1_name"], "Tana River");
+    assert_eq!(place["country"], "KE");
+    assert_eq!(place["place_id"], Value::Null);
+    assert_eq!(place["name"], Value::Null);
+}

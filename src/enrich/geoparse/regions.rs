@@ -310,8 +310,8 @@ impl UnitWords {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::index::Variants;
+    use super::*;
     use crate::enrich::gazetteer::fixture;
 
     fn index() -> RegionIndex {
