@@ -295,6 +295,44 @@ fn eval_language_scores_every_sample_of_every_language_found() {
 }
 
 #[test]
+fn eval_language_scores_labelled_sms_per_language_and_sender_country() {
+    let data = tempfile::tempdir().unwrap();
+    let stdout = succeeds(
+        ishara()
+            .args(["eval", "language", "--mistakes"])
+            .arg(fixture("language-sms.tsv"))
+            .env("ISHARA_DATA_DIR", data.path()),
+    );
+    // The English SMS from the Philippines is Tagalog to lingua when its
+    // place names are left in.
+    assert!(
+        stdout.contains("en           1   100.00%       0.00%         0.00%"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PH           1   100.00%"), "{stdout}");
+    assert!(stdout.contains("-            1"), "no sender: {stdout}");
+    assert!(stdout.contains("all          3   100.00%"), "{stdout}");
+}
+
+#[test]
+fn eval_language_refuses_a_row_without_its_label() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("sms.tsv");
+    std::fs::write(
+        &file,
+        "sender\ttext\texpected_language\n+254700000000\thello there\n",
+    )
+    .unwrap();
+    let stderr = fails(
+        ishara()
+            .args(["eval", "language"])
+            .arg(&file)
+            .env("ISHARA_DATA_DIR", data.path()),
+    );
+    assert!(stderr.contains("line 2: 2 columns, expected 3"), "{stderr}");
+}
+
+#[test]
 fn eval_language_names_an_unknown_language() {
     let data = tempfile::tempdir().unwrap();
     let stderr = fails(
