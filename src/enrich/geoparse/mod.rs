@@ -101,6 +101,14 @@ struct Candidate<'t> {
     unit: bool,
 }
 
+/// The best place, and the best region, of each word run naming one, in
+/// the order of the runs.
+#[derive(Default)]
+struct Found<'t> {
+    places: Vec<(Range<usize>, Candidate<'t>)>,
+    regions: Vec<(Range<usize>, Candidate<'t>)>,
+}
+
 /// What the text says about one word run, before looking at places.
 struct Run {
     fuzzy: bool,
@@ -161,102 +169,119 @@ impl Geoparser {
     pub fn read(&self, text: &str, sender_country: Option<&str>) -> Reading {
         let words = Words::new(text);
         let sender = sender_country.and_then(CountryCode::parse);
-        let mixed_case = {
-            let mut lower = false;
-            let mut upper = false;
-            for i in 0..words.len() {
-                match words.case(i) {
-                    Case::Lower => lower = true,
-                    Case::Capitalized | Case::Upper => upper = true,
-                    Case::Other => {}
-                }
-            }
-            lower && upper
-        };
-        // The best place, and the best region, of each word run naming one.
-        let mut places: Vec<(Range<usize>, Candidate)> = Vec::new();
-        let mut regions: Vec<(Range<usize>, Candidate)> = Vec::new();
+        let found = self.candidates(&words, sender);
+        Reading {
+            best: self.choose(&found),
+            name_words: self.name_words(&words, &found),
+        }
+    }
+
+    /// Every word run of up to [`MAX_WORDS`] looked up.
+    fn candidates<'t>(&'t self, words: &'t Words, sender: Option<CountryCode>) -> Found<'t> {
+        let mixed_case = is_mixed_case(words);
+        let mut found = Found::default();
         SCRATCH.with_borrow_mut(|scratch| {
             for start in 0..words.len() {
                 for len in 1..=MAX_WORDS.min(words.len() - start) {
                     let range = start..start + len;
-                    let key = words.slice(range.clone());
-                    let letters = letters(key);
-                    let all_common = range.clone().all(|i| self.common.contains(words.word(i)));
-                    // "Mark my words": ordinary words alone are no place.
-                    let place_exact = if all_common {
-                        &[][..]
-                    } else {
-                        self.index.exact(key)
-                    };
-                    let region_exact = self.regions.exact(key);
-                    // A run that names a town exactly is no typo of a region.
-                    let typo = !all_common
-                        && place_exact.is_empty()
-                        && len <= MAX_FUZZY_WORDS
-                        && letters + 1 >= FUZZY_MIN_LETTERS;
-                    if place_exact.is_empty() && region_exact.is_empty() && !typo {
-                        continue;
-                    }
-                    let mut run = Run {
-                        fuzzy: false,
-                        letters,
-                        lower_in_mixed: mixed_case
-                            && range.clone().all(|i| words.case(i) == Case::Lower),
-                        capitalized_in_mixed: mixed_case
-                            && range
-                                .clone()
-                                .all(|i| matches!(words.case(i), Case::Capitalized | Case::Upper)),
-                        words: len,
-                        all_common,
-                        unit: false,
-                        first_word: start,
-                    };
-                    let variants: &[u64] = if typo { scratch.of(key) } else { &[] };
-                    let mut keep_place = |name, postings: &[Posting], run: &Run| {
-                        for &posting in postings {
-                            if let Some(c) = self.place_candidate(run, name, posting, sender) {
-                                keep_better(&mut places, &range, c, |a, b| self.better(a, b));
-                            }
-                        }
-                    };
-                    if !place_exact.is_empty() {
-                        keep_place(key, place_exact, &run);
-                    } else if typo {
-                        // One letter short of a long name is one typo too
-                        // ("Kilif" for Kilifi); the index holds long names only.
-                        run.fuzzy = true;
-                        self.index.fuzzy(key, variants, |name, postings| {
-                            keep_place(name, postings, &run)
-                        });
-                        run.fuzzy = false;
-                    }
-                    let mut region_hits: Vec<(&str, &[RegionPosting])> = Vec::new();
-                    if !region_exact.is_empty() {
-                        region_hits.push((key, region_exact));
-                    } else if typo {
-                        run.fuzzy = true;
-                        self.regions.fuzzy(key, variants, |name, postings| {
-                            region_hits.push((name, postings))
-                        });
-                    }
-                    if region_hits.is_empty() {
-                        continue;
-                    }
-                    run.unit = self.regions.has_unit_word(&words, &range);
-                    for (name, postings) in region_hits {
-                        for &posting in postings {
-                            if let Some(c) = self.region_candidate(&run, name, posting, sender) {
-                                keep_better(&mut regions, &range, c, |a, b| self.better(a, b));
-                            }
-                        }
-                    }
+                    self.read_run(words, range, mixed_case, sender, scratch, &mut found);
                 }
             }
         });
-        let trusted = |(_, c): &&(Range<usize>, Candidate)| c.confidence >= MIN_CONFIDENCE;
+        found
+    }
+
+    fn read_run<'t>(
+        &'t self,
+        words: &'t Words,
+        range: Range<usize>,
+        mixed_case: bool,
+        sender: Option<CountryCode>,
+        scratch: &mut Variants,
+        found: &mut Found<'t>,
+    ) {
+        let key = words.slice(range.clone());
+        let letters = letters(key);
+        let all_common = range.clone().all(|i| self.common.contains(words.word(i)));
+        // "Mark my words": ordinary words alone are no place.
+        let place_exact = if all_common {
+            &[][..]
+        } else {
+            self.index.exact(key)
+        };
+        let region_exact = self.regions.exact(key);
+        // A run that names a town exactly is no typo of a region.
+        let typo = !all_common
+            && place_exact.is_empty()
+            && range.len() <= MAX_FUZZY_WORDS
+            && letters + 1 >= FUZZY_MIN_LETTERS;
+        if place_exact.is_empty() && region_exact.is_empty() && !typo {
+            return;
+        }
+        let mut run = Run {
+            fuzzy: false,
+            letters,
+            lower_in_mixed: mixed_case && range.clone().all(|i| words.case(i) == Case::Lower),
+            capitalized_in_mixed: mixed_case
+                && range
+                    .clone()
+                    .all(|i| matches!(words.case(i), Case::Capitalized | Case::Upper)),
+            words: range.len(),
+            all_common,
+            unit: false,
+            first_word: range.start,
+        };
+        let variants: &[u64] = if typo { scratch.of(key) } else { &[] };
+        let mut keep_place = |name, postings: &[Posting], run: &Run| {
+            for &posting in postings {
+                if let Some(c) = self.place_candidate(run, name, posting, sender) {
+                    keep_better(&mut found.places, &range, c, |a, b| self.better(a, b));
+                }
+            }
+        };
+        if !place_exact.is_empty() {
+            keep_place(key, place_exact, &run);
+        } else if typo {
+            // One letter short of a long name is one typo too ("Kilif" for
+            // Kilifi); the index holds long names only.
+            run.fuzzy = true;
+            self.index.fuzzy(key, variants, |name, postings| {
+                keep_place(name, postings, &run)
+            });
+            run.fuzzy = false;
+        }
+        let mut region_hits: Vec<(&str, &[RegionPosting])> = Vec::new();
+        if !region_exact.is_empty() {
+            region_hits.push((key, region_exact));
+        } else if typo {
+            run.fuzzy = true;
+            self.regions.fuzzy(key, variants, |name, postings| {
+                region_hits.push((name, postings))
+            });
+        }
+        if region_hits.is_empty() {
+            return;
+        }
+        run.unit = self.regions.has_unit_word(words, &range);
+        for (name, postings) in region_hits {
+            for &posting in postings {
+                if let Some(c) = self.region_candidate(&run, name, posting, sender) {
+                    keep_better(&mut found.regions, &range, c, |a, b| self.better(a, b));
+                }
+            }
+        }
+    }
+
+    /// The folded words of every trusted name, each once, without the
+    /// ordinary words inside them ("tana", not "river").
+    fn name_words(&self, words: &Words, found: &Found) -> Vec<String> {
         let mut name_words: Vec<String> = Vec::new();
-        for (range, _) in places.iter().chain(&regions).filter(trusted) {
+        let trusted = found
+            .places
+            .iter()
+            .chain(&found.regions)
+            .filter(|(_, c)| c.confidence >= MIN_CONFIDENCE);
+        for (range, _) in trusted {
             for i in range.clone() {
                 let word = words.word(i);
                 if !self.common.contains(word) && !name_words.iter().any(|w| w == word) {
@@ -264,31 +289,27 @@ impl Geoparser {
                 }
             }
         }
-        let place = self.best_place(&places);
-        let region = regions
+        name_words
+    }
+
+    fn choose(&self, found: &Found) -> Option<TextMatch> {
+        let region = found
+            .regions
             .iter()
-            .filter(trusted)
+            .filter(|(_, c)| c.confidence >= MIN_CONFIDENCE)
             .max_by(|a, b| self.order(&a.1, &b.1));
-        let chosen = match (place, region) {
+        let chosen = match (self.best_place(&found.places), region) {
             (Some(place), Some(region)) => self.place_or_region(place, region),
             (Some((_, place)), None) => place,
             (None, Some((_, region))) => region,
-            (None, None) => {
-                return Reading {
-                    best: None,
-                    name_words,
-                };
-            }
+            (None, None) => return None,
         };
-        Reading {
-            best: Some(TextMatch {
-                named: chosen.named,
-                words: chosen.words.to_owned(),
-                fuzzy: chosen.fuzzy,
-                confidence: chosen.confidence.min(1.0),
-            }),
-            name_words,
-        }
+        Some(TextMatch {
+            named: chosen.named,
+            words: chosen.words.to_owned(),
+            fuzzy: chosen.fuzzy,
+            confidence: chosen.confidence.min(1.0),
+        })
     }
 
     fn best_place<'a, 't>(
@@ -474,6 +495,21 @@ impl Geoparser {
         score *= 1.0 + 0.03 * (run.words - 1) as f64;
         Some(score.min(1.0))
     }
+}
+
+/// Lower and upper case both in use: case then says what is written as a
+/// name.
+fn is_mixed_case(words: &Words) -> bool {
+    let mut lower = false;
+    let mut upper = false;
+    for i in 0..words.len() {
+        match words.case(i) {
+            Case::Lower => lower = true,
+            Case::Capitalized | Case::Upper => upper = true,
+            Case::Other => {}
+        }
+    }
+    lower && upper
 }
 
 /// Short names are too close to ordinary words to be trusted fully.
