@@ -222,7 +222,12 @@ fn nul_in_entry(path: &mut String, key: &str, value: &Value) -> Result<(), NulEr
 fn nul_in_value(path: &mut String, value: &Value) -> Result<(), NulError> {
     match value {
         Value::String(s) if s.contains('\0') => Err(NulError {
-            path: path.clone(),
+            // A top-level key may be empty; the error still names a field.
+            path: if path.is_empty() {
+                "body".into()
+            } else {
+                path.clone()
+            },
             reason: "holds a NUL character",
         }),
         Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
@@ -335,6 +340,16 @@ impl IncomingReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coordinates_come_back_from_json_bit_for_bit() {
+        // Found by fuzzing: without serde_json's `float_roundtrip` this
+        // latitude came back one unit in the last place off.
+        let at = Coordinates::new(-0.45324444444444445, 36.81667).unwrap();
+        let json = serde_json::to_string(&at).unwrap();
+        let back: Coordinates = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.lat().to_bits(), at.lat().to_bits(), "{json}");
+    }
 
     #[test]
     fn text_is_normalised_to_nfc() {

@@ -18,8 +18,12 @@ impl Params {
                 let mut halves = pair.splitn(2, |b| *b == b'=');
                 let name = decode_component(halves.next().unwrap_or_default())
                     .map_err(|reason| InboundError::invalid("body", reason))?;
-                let value = decode_component(halves.next().unwrap_or_default())
-                    .map_err(|reason| InboundError::invalid(&name, reason))?;
+                let value =
+                    decode_component(halves.next().unwrap_or_default()).map_err(|reason| {
+                        // "=%00" has no name; the error still names a field.
+                        let field = if name.is_empty() { "body" } else { &name };
+                        InboundError::invalid(field, reason)
+                    })?;
                 Ok((name, value))
             })
             .collect::<Result<_, _>>()
@@ -114,6 +118,16 @@ fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_under_an_empty_name_names_the_body() {
+        for raw in [&b"=%00"[..], b"Body=hi&=a%00b"] {
+            let err = Params::from_urlencoded(raw).unwrap_err();
+            assert_eq!(err.field(), Some("body"), "{err}");
+        }
+        let err = Params::from_json_object(br#"{"": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(err.field(), Some("body"), "{err}");
+    }
 
     #[test]
     fn form_keeps_empty_values_and_decodes_plus() {
