@@ -128,14 +128,26 @@ fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, InboundError> {
         .trim()
         .parse()
         .map_err(|_| InboundError::invalid("sent_timestamp", "expected milliseconds since 1970"))?;
-    let millis = if n < 100_000_000_000 { n * 1000 } else { n };
-    DateTime::from_timestamp_millis(millis)
-        .ok_or_else(|| InboundError::invalid("sent_timestamp", "out of range"))
+    let out_of_range = || InboundError::invalid("sent_timestamp", "out of range");
+    // A large negative number in seconds would overflow as milliseconds.
+    let millis = if n < 100_000_000_000 {
+        n.checked_mul(1000).ok_or_else(out_of_range)?
+    } else {
+        n
+    };
+    DateTime::from_timestamp_millis(millis).ok_or_else(out_of_range)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamp_too_far_back_is_out_of_range_not_an_overflow() {
+        // Found by fuzzing: seconds times 1,000 overflowed i64.
+        let err = parse_timestamp("-9223372036854775808").unwrap_err();
+        assert_eq!(err.field(), Some("sent_timestamp"), "{err}");
+    }
 
     #[test]
     fn timestamps_in_milliseconds_or_seconds() {
