@@ -32,11 +32,22 @@ An optional second argument changes the seed, for a held-out set. A summary
 goes to standard error.
 """
 
+import importlib.util
 import random
 import sys
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
+
+# The same typo and accent noise as the town set: one definition, in
+# make-geo-eval.py (a script name with hyphens, so loaded by path).
+_spec = importlib.util.spec_from_file_location(
+    "make_geo_eval", Path(__file__).with_name("make-geo-eval.py")
+)
+_geo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_geo)
+strip_accents = _geo.strip_accents
+typo = _geo.typo
 
 SEED = 20251204
 MIN_POPULATION = 5000
@@ -255,8 +266,6 @@ NON_ARABIC_LETTERS = set("پچژگکیۀہھےٹڈڑںۃۓڤ")
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
-def strip_accents(s):
-    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
 
 
 def is_latin(s):
@@ -271,22 +280,6 @@ def is_arabic_name(s):
     )
 
 
-def typo(rng, name):
-    """One substitution, deletion, insertion or swap, never on the first letter."""
-    letters = [i for i, c in enumerate(name) if c.isalpha()]
-    i = rng.choice(letters[1:])
-    kind = rng.choice(["sub", "del", "ins", "swap"])
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    if kind == "sub":
-        c = rng.choice([a for a in alphabet if a != name[i].lower()])
-        return name[:i] + c + name[i + 1 :]
-    if kind == "del":
-        return name[:i] + name[i + 1 :]
-    if kind == "ins":
-        return name[:i] + rng.choice(alphabet) + name[i:]
-    if i + 1 < len(name) and name[i + 1].isalpha() and name[i + 1] != name[i]:
-        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
-    return name[:i] + name[i + 1 :]
 
 
 def phone(rng, country):

@@ -45,11 +45,22 @@ An optional second argument changes the seed, for a held-out set. A summary
 goes to standard error.
 """
 
+import importlib.util
 import random
 import sys
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
+
+# The same typo and accent noise as the town set: one definition, in
+# make-geo-eval.py (a script name with hyphens, so loaded by path).
+_spec = importlib.util.spec_from_file_location(
+    "make_geo_eval", Path(__file__).with_name("make-geo-eval.py")
+)
+_geo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_geo)
+strip_accents = _geo.strip_accents
+typo = _geo.typo
 
 SEED = 20251203
 ROWS_PER_COUNTRY = (32, 38)
@@ -320,30 +331,12 @@ NEGATIVE_SENDERS = {
 }
 
 
-def strip_accents(s):
-    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
 
 
 def has_latin_letter(s):
     return any(c.isalpha() and (ord(c) < 0x250 or 0x1E00 <= ord(c) <= 0x1EFF) for c in s)
 
 
-def typo(rng, name):
-    """One substitution, deletion, insertion or swap, never on the first letter."""
-    letters = [i for i, c in enumerate(name) if c.isalpha()]
-    i = rng.choice(letters[1:])
-    kind = rng.choice(["sub", "del", "ins", "swap"])
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    if kind == "sub":
-        c = rng.choice([a for a in alphabet if a != name[i].lower()])
-        return name[:i] + c + name[i + 1 :]
-    if kind == "del":
-        return name[:i] + name[i + 1 :]
-    if kind == "ins":
-        return name[:i] + rng.choice(alphabet) + name[i:]
-    if i + 1 < len(name) and name[i + 1].isalpha() and name[i + 1] != name[i]:
-        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
-    return name[:i] + name[i + 1 :]
 
 
 def case_noise(rng, sms):
