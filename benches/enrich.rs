@@ -141,7 +141,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn sender_country(report: &IncomingReport) -> Option<&'static ishara::country::Country> {
-    report.sender.as_ref().and_then(ishara::country::of_sender)
+    report.sender.as_ref().and_then(|s| s.country())
 }
 
 struct Sample {

@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use futures_util::StreamExt;
+use ishara::alert::delivery::{Notification, Transition};
+use ishara::alert::{Alert, AlertDetails, AlertState};
 use ishara::config::{ChannelConfig, Config};
 use ishara::notify::context::sample_context;
 use ishara::notify::notifier::{Notifier, NotifierOptions};
 use ishara::notify::retry::Backoff;
 use ishara::notify::templates::{LiveTemplates, Part, Templates};
-use ishara::notify::{Notification, Transition};
 use ishara::queue::ReportQueue;
 use ishara::queue::local::LocalQueue;
-use ishara::rules::alert::{Alert, AlertDetails, AlertState};
 
 fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod notify;
+pub mod sms;
 
 pub use notify::{NotifyConfig, SmsConfig, SmtpConfig};
 
@@ -435,7 +436,7 @@ impl Default for Config {
                 batch_size: 0,
             },
             language: LanguageConfig {
-                languages: crate::enrich::language::DEFAULT_LANGUAGES
+                languages: crate::language::DEFAULT_LANGUAGES
                     .iter()
                     .map(|s| s.to_string())
                     .collect(),
@@ -531,7 +532,7 @@ impl Config {
         {
             return bad("amqp.url", "must start with amqp:// or amqps://");
         }
-        if let Err(e) = crate::enrich::language::parse_languages(&self.language.languages) {
+        if let Err(e) = crate::language::parse_languages(&self.language.languages) {
             return bad("language.languages", &e.to_string());
         }
         if let Some(unknown) = self

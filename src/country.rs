@@ -121,14 +121,6 @@ fn prefixes(text: &str) -> Vec<Prefix> {
         .collect()
 }
 
-/// The country of a sender's number: none for short codes, names and
-/// numbers that could not be put in E.164.
-pub fn of_sender(sender: &crate::phone::Sender) -> Option<&'static Country> {
-    (sender.kind == crate::phone::SenderKind::E164)
-        .then(|| of_number(&sender.value))
-        .flatten()
-}
-
 /// The country an E.164 number (`+254712345678`) belongs to: the longest
 /// matching prefix wins, so +1-809 is the Dominican Republic; where several
 /// countries share the same prefix and GeoNames gives no area code to tell

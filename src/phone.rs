@@ -1,4 +1,5 @@
-//! Senders' numbers in E.164, following `specs/sms_gateways.md` §1.
+//! Senders' numbers in E.164, as described under "Phone numbers" in
+//! `docs/gateways.md`.
 //!
 //! A number we cannot normalise is kept raw and flagged, never dropped: the
 //! report matters more than its sender's formatting.
@@ -34,6 +35,16 @@ pub struct Sender {
     /// The channel a prefix named, such as `whatsapp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+}
+
+impl Sender {
+    /// The country of the number: none for short codes, names and numbers
+    /// that could not be put in E.164.
+    pub fn country(&self) -> Option<&'static crate::country::Country> {
+        (self.kind == SenderKind::E164)
+            .then(|| crate::country::of_number(&self.value))
+            .flatten()
+    }
 }
 
 /// Normalises numbers as written in one country of operation.

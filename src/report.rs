@@ -63,8 +63,11 @@ impl From<ReportId> for String {
 }
 
 /// Where a report came from: a gateway (`twilio`) or a feed (`feed`).
+///
+/// Read back from the queue through the same checks as every other domain
+/// value: another producer on the queue is outside input too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Source(String);
 
 impl Source {
@@ -76,6 +79,30 @@ impl Source {
     }
 }
 
+impl TryFrom<String> for Source {
+    type Error = FieldError;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        // `/` is what `dedup_key` writes for a feed's colon.
+        if name.is_empty() || name.len() > 200 || name.contains(['\0', '/']) {
+            return Err(FieldError(
+                "source must be 1 to 200 characters without NUL or `/`",
+            ));
+        }
+        Ok(Self(name))
+    }
+}
+
+impl From<Source> for String {
+    fn from(source: Source) -> Self {
+        source.0
+    }
+}
+
+/// A field of a queued report that no edge would have let through.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct FieldError(&'static str);
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -84,8 +111,26 @@ impl fmt::Display for Source {
 
 /// The source's own id of a message: what makes a retry recognisable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct SourceId(String);
+
+impl TryFrom<String> for SourceId {
+    type Error = FieldError;
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        match Self::given(&id) {
+            Some(given) if given.0 == id && !id.contains('\0') => Ok(given),
+            _ => Err(FieldError(
+                "source_id must be 1 to 200 bytes, trimmed, without NUL",
+            )),
+        }
+    }
+}
+
+impl From<SourceId> for String {
+    fn from(id: SourceId) -> Self {
+        id.0
+    }
+}
 
 impl SourceId {
     /// A non-empty id given by the source, kept verbatim.
@@ -132,8 +177,21 @@ pub fn dedup_key(source: &Source, source_id: &SourceId) -> String {
 
 /// Message text: Unicode NFC, the form keyword matching relies on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Text(String);
+
+impl TryFrom<String> for Text {
+    type Error = TextError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        text.0
+    }
+}
 
 impl Text {
     pub const MAX_CHARS: usize = 10_000;
@@ -270,9 +328,24 @@ impl std::ops::DerefMut for Meta {
 
 /// A point on Earth, in WGS 84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawCoordinates")]
 pub struct Coordinates {
     lat: f64,
     lon: f64,
+}
+
+/// Coordinates as read from the queue, before the range check.
+#[derive(Deserialize)]
+struct RawCoordinates {
+    lat: f64,
+    lon: f64,
+}
+
+impl TryFrom<RawCoordinates> for Coordinates {
+    type Error = CoordinatesError;
+    fn try_from(raw: RawCoordinates) -> Result<Self, Self::Error> {
+        Self::new(raw.lat, raw.lon)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -349,6 +422,29 @@ mod tests {
         let json = serde_json::to_string(&at).unwrap();
         let back: Coordinates = serde_json::from_str(&json).unwrap();
         assert_eq!(back.lat().to_bits(), at.lat().to_bits(), "{json}");
+    }
+
+    #[test]
+    fn a_queued_report_is_read_through_the_same_checks_as_at_the_edge() {
+        let text = |s: &str| serde_json::from_value::<Text>(Value::String(s.into()));
+        assert!(text("Flood").is_ok());
+        for bad in ["", "  ", "a\0b"] {
+            assert!(text(bad).is_err(), "{bad:?}");
+        }
+        let id = |s: &str| serde_json::from_value::<SourceId>(Value::String(s.into()));
+        assert!(id("SM123").is_ok());
+        for bad in ["", " x", "a\0b", &"x".repeat(201)] {
+            assert!(id(bad).is_err(), "{bad:?}");
+        }
+        let source = |s: &str| serde_json::from_value::<Source>(Value::String(s.into()));
+        assert!(source("feed:kobo").is_ok());
+        for bad in ["", "feed/kobo", "a\0"] {
+            assert!(source(bad).is_err(), "{bad:?}");
+        }
+        let at = |v: Value| serde_json::from_value::<Coordinates>(v);
+        assert!(at(serde_json::json!({"lat": -1.2, "lon": 36.8})).is_ok());
+        assert!(at(serde_json::json!({"lat": 91.0, "lon": 0.0})).is_err());
+        assert!(at(serde_json::json!({"lat": 0.0, "lon": -180.5})).is_err());
     }
 
     #[test]

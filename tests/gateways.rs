@@ -1,6 +1,6 @@
 //! Each SMS gateway, spoken to in its own wire format, against the
 //! embedded default (local queue, SQLite). Payloads and secrets are the
-//! documented examples of `specs/sms_gateways.md`.
+//! worked examples of `docs/gateways.md` ("Signatures, step by step").
 
 mod common;
 

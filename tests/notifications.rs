@@ -329,7 +329,7 @@ async fn an_alert_sms_goes_through_twilios_send_api_within_the_segment_budget() 
         write_rules(c, CHOLERA_RULE);
         c.sms.provider = Some("twilio".into());
         c.sms.max_segments = 1;
-        c.sms.twilio = Some(ishara::notify::sms::send::TwilioSend {
+        c.sms.twilio = Some(ishara::config::sms::TwilioSend {
             account_sid: "AC0123".into(),
             auth_token: "twilio-send-token".into(),
             from: Some("+15005550006".into()),
@@ -479,21 +479,21 @@ async fn after_the_last_retry_a_notification_is_dead_lettered_and_visible() {
 
 /// An alert as a worker that died before publishing it left it: stored a
 /// minute ago, never published.
-async fn store_unpublished_alert(app: &TestApp, admin1: &str) -> ishara::rules::alert::Alert {
+async fn store_unpublished_alert(app: &TestApp, admin1: &str) -> ishara::alert::Alert {
     let url = ishara::app::database_url(&app.config);
     let store = ishara::store::open(&url, 1).await.unwrap();
-    let alert = ishara::rules::alert::Alert {
+    let alert = ishara::alert::Alert {
         id: ishara::report::ReportId::new().to_string(),
         rule: "cholera-cluster".into(),
         group: format!("admin1={admin1}"),
-        state: ishara::rules::alert::AlertState::Firing,
+        state: ishara::alert::AlertState::Firing,
         severity: "severe".into(),
         fired_at: chrono::Utc::now() - chrono::Duration::minutes(1),
         resolved_at: None,
         value: 3.0,
         evidence: vec![],
         resolved_evidence: None,
-        details: ishara::rules::alert::AlertDetails {
+        details: ishara::alert::AlertDetails {
             notify: vec!["duty_desk".into()],
             group: [("admin1".to_owned(), admin1.to_owned())].into(),
             ..Default::default()

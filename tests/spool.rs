@@ -231,7 +231,7 @@ async fn a_full_disk_fails_requests_with_503_and_loses_no_accepted_report() {
 }
 
 /// Offsets of the records in a spool segment: `[len u32 LE][crc32 u32 LE]
-/// [payload]`, as the README describes.
+/// [payload]`: the length and CRC-32 that `docs/guarantees.md` describes.
 fn record_offsets(bytes: &[u8]) -> Vec<usize> {
     let mut offsets = Vec::new();
     let mut at = 0;

@@ -8,13 +8,15 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use ishara::alert::delivery::{
+    Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition,
+};
+use ishara::alert::{Alert, AlertDetails, AlertState};
 use ishara::enrich::language::{LanguageCode, LanguageGuess};
 use ishara::enrich::locate::{PlaceGuess, PlaceKind, PlaceMethod};
 use ishara::enrich::{EnrichedReport, Enrichment};
-use ishara::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use ishara::phone::{PhoneNormalizer, SenderKind};
 use ishara::report::{Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text};
-use ishara::rules::alert::{Alert, AlertDetails, AlertState};
 use ishara::store::{Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
 use ishara::worker::assemble;
 use serde_json::json;

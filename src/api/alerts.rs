@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::alert::{Alert, AlertState};
 use crate::ingest::InboundError;
-use crate::rules::alert::{Alert, AlertState};
 use crate::store::AlertQuery;
 
 const MAX_LIMIT: u32 = 500;

@@ -13,11 +13,11 @@ use chrono::Utc;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::notify::Transition;
+use crate::alert::delivery::Transition;
+use crate::alert::{Alert, AlertState};
 use crate::notify::cap::{self, CapAlert, CapArea, FeedEntry};
 use crate::notify::context::{self, Inputs, MessageContext};
 use crate::notify::templates::{Part, Templates};
-use crate::rules::alert::{Alert, AlertState};
 use crate::store::{AlertQuery, StoredReport};
 
 const FEED_SIZE: u32 = 50;

@@ -91,7 +91,7 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(InboundError::Unauthenticated("Authorization: Bearer token"))?;
-        if crate::ingest::constant_time_eq(token.trim().as_bytes(), self.api_token.as_bytes()) {
+        if crate::secret::constant_time_eq(token.trim().as_bytes(), self.api_token.as_bytes()) {
             Ok(())
         } else {
             Err(InboundError::Forbidden("token is not valid"))

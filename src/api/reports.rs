@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::error::{ApiError, error_body, json_error};
+use super::error::ApiError;
 use crate::ingest::feed::{self, Feed, Item};
 use crate::ingest::{BodyKind, InboundError};
 use crate::store::ListQuery;
@@ -20,12 +20,12 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if let Err(e) = state.authorize(&req) {
-        return json_error(&e);
+        return e.json_response();
     }
     let body =
         match super::body::read(&req, payload, state.max_body_bytes, state.body_timeout).await {
             Ok(body) => body,
-            Err(e) => return json_error(&e),
+            Err(e) => return e.json_response(),
         };
     let content_type = req
         .headers()
@@ -33,18 +33,17 @@ pub async fn create(
         .and_then(|v| v.to_str().ok());
     let kind = BodyKind::from_header(content_type, body.is_empty());
     if matches!(kind, BodyKind::Form | BodyKind::Other) {
-        return json_error(&InboundError::UnsupportedMediaType(
-            content_type.unwrap_or("none").to_owned(),
-        ));
+        return InboundError::UnsupportedMediaType(content_type.unwrap_or("none").to_owned())
+            .json_response();
     }
     match feed::parse(kind, &body) {
-        Err(e) => json_error(&e),
+        Err(e) => e.json_response(),
         Ok(Feed::One(item)) => {
             let mut results = accept(&state, vec![*item]).await;
             match results.remove(0) {
                 (Ok(id), source_id) => HttpResponse::Accepted()
                     .json(json!({"status": "accepted", "id": id, "source_id": source_id})),
-                (Err(e), _) => json_error(&e),
+                (Err(e), _) => e.json_response(),
             }
         }
         Ok(Feed::Batch(items)) => batch_reply(accept(&state, items).await),
@@ -98,7 +97,7 @@ fn batch_reply(outcomes: Vec<Outcome>) -> HttpResponse {
                 json!({"index": index, "status": "accepted", "id": id, "source_id": source_id})
             }
             Err(e) => {
-                let mut body = error_body(e);
+                let mut body = e.json_body();
                 body["index"] = index.into();
                 body["status"] = "rejected".into();
                 body

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::lenient;
-use crate::notify::sms::send::{AfricasTalkingSend, Provider, TwilioSend, VonageSend};
+use super::sms::{AfricasTalkingSend, Provider, TwilioSend, VonageSend};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@
 
 use unicode_normalization::char::is_combining_mark;
 
-use super::geoparse::normalize::fold;
+use crate::fold::fold;
 
 /// Top-level domains that mark a bare `name.tld` token as a link. A short
 /// list on purpose: "end.Next" (a missing space) is common in SMS and must

@@ -6,20 +6,14 @@
 //! confident wrong answer, and a near-tie goes to a language the sender's
 //! country speaks.
 
-use std::collections::HashSet;
-use std::fmt;
-
 use lingua::{Language, LanguageDetectorBuilder};
-use serde::{Deserialize, Serialize};
 
 use super::clean;
 use crate::country::Country;
-
-/// The languages configured when `language.languages` is not set: the
-/// working languages of the humanitarian response in East Africa, the Horn,
-/// the Sahel and South and South-East Asia.
-pub const DEFAULT_LANGUAGES: &[&str] =
-    &["en", "fr", "es", "pt", "ar", "sw", "so", "hi", "id", "tl"];
+use crate::language::language_of;
+pub use crate::language::{
+    DEFAULT_LANGUAGES, LanguageCode, LanguageError, LanguageGuess, parse_languages, supported_codes,
+};
 
 /// Fewer letters than this (after cleaning) is not enough to tell a
 /// language: "OK", "Hi", "ya". The shortest word pairs in the evaluation
@@ -36,117 +30,6 @@ pub const MIN_CONFIDENCE: f64 = 0.2;
 /// Languages whose confidence lies within this distance of the best are a
 /// near-tie, which the sender's country may break.
 pub const TIE_MARGIN: f64 = 0.15;
-
-/// A configured language that cannot be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum LanguageError {
-    #[error("no languages given; supported: {supported}")]
-    Empty { supported: String },
-    #[error("unknown language code {code:?}; supported: {supported}")]
-    Unknown { code: String, supported: String },
-    #[error("language {0:?} is listed twice")]
-    Duplicate(String),
-}
-
-/// An ISO 639-1 code, or `und` when the text does not say.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct LanguageCode(String);
-
-impl LanguageCode {
-    pub fn undetermined() -> Self {
-        Self("und".into())
-    }
-
-    /// A code read back from the store, which only ever held checked codes.
-    pub fn from_stored(code: String) -> Self {
-        Self(code)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_undetermined(&self) -> bool {
-        self.0 == "und"
-    }
-
-    fn of(language: Language) -> Self {
-        Self(language.iso_code_639_1().to_string())
-    }
-}
-
-impl fmt::Display for LanguageCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LanguageGuess {
-    pub code: LanguageCode,
-    /// 0 to 1; 0 with `und`.
-    pub confidence: f64,
-}
-
-impl LanguageGuess {
-    pub fn undetermined() -> Self {
-        Self {
-            code: LanguageCode::undetermined(),
-            confidence: 0.0,
-        }
-    }
-}
-
-/// The ISO 639-1 codes this build can detect, sorted.
-pub fn supported_codes() -> Vec<String> {
-    let mut codes: Vec<String> = Language::all()
-        .into_iter()
-        .map(|l| l.iso_code_639_1().to_string())
-        .collect();
-    codes.sort();
-    codes
-}
-
-/// Looked up for every report with a sender (its country's languages):
-/// built once rather than formatting every language's code each time.
-static BY_CODE: std::sync::LazyLock<std::collections::HashMap<String, Language>> =
-    std::sync::LazyLock::new(|| {
-        Language::all()
-            .into_iter()
-            .map(|l| (l.iso_code_639_1().to_string(), l))
-            .collect()
-    });
-
-fn language_of(code: &str) -> Option<Language> {
-    BY_CODE.get(code).copied()
-}
-
-/// Checks the configured codes (any case, surrounding spaces ignored). One
-/// language is allowed: every text with enough letters of its script is
-/// then that language, which is what a single-language deployment wants.
-pub fn parse_languages(codes: &[String]) -> Result<Vec<LanguageCode>, LanguageError> {
-    let supported = || supported_codes().join(", ");
-    if codes.is_empty() {
-        return Err(LanguageError::Empty {
-            supported: supported(),
-        });
-    }
-    let mut seen = HashSet::new();
-    let mut parsed = Vec::with_capacity(codes.len());
-    for raw in codes {
-        let code = raw.trim().to_ascii_lowercase();
-        let language = language_of(&code).ok_or_else(|| LanguageError::Unknown {
-            code: raw.clone(),
-            supported: supported(),
-        })?;
-        if !seen.insert(language) {
-            return Err(LanguageError::Duplicate(code));
-        }
-        parsed.push(LanguageCode::of(language));
-    }
-    Ok(parsed)
-}
 
 /// lingua with every model loaded at start, so no report waits for a
 /// model to load; shared across threads.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::GeoConfig;
 use crate::enrich::boundaries::{Boundaries, Region};
 use crate::enrich::gazetteer::{CountryCode, Gazetteer, NearestPlaces, Place};
-use crate::enrich::geoparse::normalize::fold;
 use crate::enrich::geoparse::{Geoparser, Named, TextMatch};
+use crate::fold::fold;
 use crate::report::Coordinates;
 
 /// A point this close to a gazetteer place is taken to be at it.

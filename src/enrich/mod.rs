@@ -120,7 +120,7 @@ impl Enricher {
 }
 
 fn sender_country(report: &IncomingReport) -> Option<&'static Country> {
-    report.sender.as_ref().and_then(crate::country::of_sender)
+    report.sender.as_ref().and_then(|s| s.country())
 }
 
 /// The panic's message as an error, so that one bad report does not sink

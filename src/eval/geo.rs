@@ -254,7 +254,7 @@ pub fn run(geo: &GeoConfig, data_dir: &Path, file: &Path) -> anyhow::Result<Repo
 /// gives it, put in E.164, then looked up by calling code.
 pub fn sender_country(sender: &str) -> Option<&'static str> {
     let sender = crate::phone::PhoneNormalizer::default().normalize(sender);
-    crate::country::of_sender(&sender).map(|c| c.iso.as_str())
+    sender.country().map(|c| c.iso.as_str())
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
-//! Africa's Talking incoming-message callbacks (`specs/sms_gateways.md` §3).
+//! Africa's Talking incoming-message callbacks ("Africa's Talking" in
+//! `docs/gateways.md`; https://developers.africastalking.com/docs/sms/notifications).
 //! AT cannot sign, so the callback URL carries a token.
 
 use actix_web::HttpResponse;
 
-use super::secret::matches_any;
 use super::{
     BodyKind, Gateway, Inbound, InboundError, InboundRequest, Message, Params, parse_gateway_time,
 };
 use crate::config::TokenGatewayConfig;
+use crate::secret::matches_any;
 
 pub struct AfricasTalking {
     tokens: Vec<String>,

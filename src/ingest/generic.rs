@@ -3,18 +3,14 @@
 //! HMAC-SHA256 of the body.
 
 use actix_web::HttpResponse;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
 
-use super::secret::{hex_eq, matches_any};
 use super::{
     BodyKind, Gateway, Inbound, InboundError, InboundRequest, Message, Params, parse_gateway_time,
 };
 use crate::config::GenericConfig;
 use crate::report::Coordinates;
-
-pub const SIGNATURE_HEADER: &str = "x-ishara-signature";
+use crate::secret::{SIGNATURE_HEADER, body_signature, hex_eq, matches_any};
 
 pub struct Generic {
     tokens: Vec<String>,
@@ -68,13 +64,6 @@ impl Generic {
             Err(InboundError::Forbidden("token does not match"))
         }
     }
-}
-
-/// Lower-hex HMAC-SHA256 of the raw body.
-pub fn body_signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 impl Gateway for Generic {

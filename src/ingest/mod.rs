@@ -3,10 +3,10 @@
 //! [`IncomingReport`]s; nothing here touches the queue.
 
 pub mod africastalking;
+mod error;
 pub mod feed;
 pub mod generic;
 mod params;
-mod secret;
 pub mod smssync;
 pub mod twilio;
 pub mod vonage;
@@ -14,55 +14,14 @@ pub mod vonage;
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
+pub use error::InboundError;
 pub use params::Params;
-pub use secret::constant_time_eq;
 
 use crate::phone::PhoneNormalizer;
 use crate::report::{
     Coordinates, IncomingReport, MessagePart, Meta, ReportId, Source, SourceId, Text, TextError,
 };
-
-/// Why an inbound request was refused. Each maps to one HTTP status.
-#[derive(Debug, thiserror::Error)]
-pub enum InboundError {
-    #[error("missing credentials: {0}")]
-    Unauthenticated(&'static str),
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("missing field")]
-    MissingField(String),
-    #[error("invalid field: {reason}")]
-    InvalidField { field: String, reason: String },
-    #[error("invalid body: {0}")]
-    InvalidBody(String),
-    #[error("unsupported content type {0:?}")]
-    UnsupportedMediaType(String),
-    #[error("body larger than {limit} bytes")]
-    TooLarge { limit: usize },
-    #[error("body not received within {millis} ms")]
-    BodyTimeout { millis: u64 },
-    #[error("the report could not be made durable; retry later")]
-    Unavailable,
-}
-
-impl InboundError {
-    pub fn invalid(field: &str, reason: impl ToString) -> Self {
-        Self::InvalidField {
-            field: field.to_owned(),
-            reason: reason.to_string(),
-        }
-    }
-
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            Self::MissingField(f) | Self::InvalidField { field: f, .. } => Some(f),
-            _ => None,
-        }
-    }
-}
 
 /// The parts of an HTTP request a gateway needs, read once by the API.
 pub struct InboundRequest<'a> {
@@ -147,7 +106,7 @@ pub trait Gateway: Send + Sync {
 
     /// The reply on error; most gateways take the common JSON error.
     fn failure(&self, error: &InboundError) -> HttpResponse {
-        crate::api::error::json_error(error)
+        error.json_response()
     }
 }
 
@@ -240,17 +199,8 @@ impl Normalizer {
     /// A keyed hash: stable per sender, so counts of distinct senders and
     /// logs work without the number.
     pub fn pseudonym(&self, sender: &str) -> String {
-        pseudonym(&self.pseudonym_key, sender)
+        crate::secret::pseudonym(&self.pseudonym_key, sender)
     }
-}
-
-/// A keyed hash of a number or address: the same for a phone whether it
-/// sends reports or receives alerts, and useless without the key.
-pub fn pseudonym(key: &[u8], value: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(value.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    format!("ps_{}", hex::encode(&digest[..10]))
 }
 
 /// Parses the time formats gateways send: RFC 3339, or `YYYY-MM-DD

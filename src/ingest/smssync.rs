@@ -1,4 +1,6 @@
-//! Ushahidi SMSSync, the Android gateway app (`specs/sms_gateways.md` §5).
+//! Ushahidi SMSSync, the Android gateway app ("SMSSync" in
+//! `docs/gateways.md`; the Ushahidi SMSSync documentation,
+//! http://smssync.ushahidi.com/developers/).
 //! The app keeps an SMS pending until it reads `payload.success: true`, so
 //! every answer, errors included, uses its envelope.
 
@@ -7,9 +9,9 @@ use actix_web::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::secret::matches_any;
 use super::{BodyKind, Gateway, Inbound, InboundError, InboundRequest, Message, Params};
 use crate::config::SmsSyncConfig;
+use crate::secret::matches_any;
 
 pub struct SmsSync {
     secrets: Vec<String>,
@@ -108,7 +110,7 @@ impl Gateway for SmsSync {
     }
 
     fn failure(&self, error: &InboundError) -> HttpResponse {
-        let status = crate::api::error::status_of(error);
+        let status = error.status();
         let reason = match error.field() {
             Some(field) => format!("{error}: {field}"),
             None => error.to_string(),

@@ -1,4 +1,7 @@
-//! Twilio Programmable Messaging webhooks (`specs/sms_gateways.md` §2).
+//! Twilio Programmable Messaging webhooks ("Twilio" and "Twilio:
+//! `X-Twilio-Signature`" in `docs/gateways.md`;
+//! https://www.twilio.com/docs/messaging/guides/webhook-request and
+//! https://www.twilio.com/docs/usage/webhooks/webhooks-security).
 
 use std::collections::HashMap;
 
@@ -10,9 +13,9 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::secret::{constant_time_eq, hex_eq};
 use super::{BodyKind, Gateway, Inbound, InboundError, InboundRequest, Message, Params};
 use crate::config::TwilioConfig;
+use crate::secret::{constant_time_eq, hex_eq};
 
 const SIGNATURE: &str = "x-twilio-signature";
 const SIGNATURE_SETTINGS: &str = "x-twilio-webhooks-signature-settings";

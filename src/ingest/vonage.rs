@@ -1,16 +1,19 @@
-//! Vonage (Nexmo) SMS API inbound webhooks (`specs/sms_gateways.md` §4).
+//! Vonage (Nexmo) SMS API inbound webhooks ("Vonage" and "Vonage: `sig`" in
+//! `docs/gateways.md`;
+//! https://developer.vonage.com/en/messaging/sms/guides/inbound-sms and
+//! https://developer.vonage.com/en/getting-started/concepts/signing-messages).
 
 use actix_web::HttpResponse;
 use actix_web::http::Method;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 
-use super::secret::{constant_time_eq, hex_eq};
 use super::{
     BodyKind, Gateway, Inbound, InboundError, InboundRequest, Message, Params, parse_gateway_time,
 };
 use crate::config::{VonageConfig, VonageSignatureMethod};
 use crate::report::MessagePart;
+use crate::secret::{constant_time_eq, hex_eq};
 
 /// Vonage's own SDKs refuse signatures this far in the future.
 const MAX_FUTURE_SECS: i64 = 300;

@@ -2,7 +2,8 @@
 //! channel it goes to, flattened into plain text and numbers so that a
 //! template never has to format a date or look up a place name.
 //!
-//! The names here are an interface: the README lists them, and
+//! The names here are an interface: `docs/notifications.md` (Templates)
+//! lists them, and
 //! `rules check` refuses templates that use others.
 
 use std::collections::BTreeMap;
@@ -12,8 +13,8 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde::Serialize;
 
-use super::Transition;
-use crate::rules::alert::{Alert, AlertState};
+use crate::alert::delivery::Transition;
+use crate::alert::{Alert, AlertState};
 use crate::store::StoredReport;
 
 /// How many report texts a message quotes.

@@ -21,6 +21,7 @@ use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
+use super::SendError;
 use super::context::{self, Inputs, MessageContext};
 use super::email::{Email, EmailSender};
 use super::retry::Backoff;
@@ -28,12 +29,12 @@ use super::sms::SmsSender;
 use super::sms::segments;
 use super::templates::{LiveTemplates, Part};
 use super::webhook::{WebhookBody, WebhookSender};
-use super::{
-    Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, SendError, Transition,
+use crate::alert::Alert;
+use crate::alert::delivery::{
+    Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, Transition,
 };
 use crate::config::{ChannelConfig, Config};
 use crate::queue::{Delivery, ReportQueue};
-use crate::rules::alert::Alert;
 use crate::rules::load::LOG_CHANNEL;
 use crate::store::{Store, StoreError};
 
@@ -266,7 +267,7 @@ impl Notifier {
     fn key(&self, notification: &Notification, destination: &Destination) -> NotificationKey {
         let recipient = match destination {
             Destination::Log => LOG_CHANNEL.to_owned(),
-            other => crate::ingest::pseudonym(&self.options.pseudonym_key, other.address()),
+            other => crate::secret::pseudonym(&self.options.pseudonym_key, other.address()),
         };
         NotificationKey {
             alert_id: notification.alert_id.clone(),

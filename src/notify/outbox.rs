@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Notification, Transition};
+use crate::alert::Alert;
+use crate::alert::delivery::{Notification, Transition};
 use crate::queue::ReportQueue;
-use crate::rules::alert::Alert;
 use crate::rules::engine::Change;
 use crate::store::Store;
 

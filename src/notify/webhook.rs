@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::SendError;
-use crate::ingest::generic::{SIGNATURE_HEADER, body_signature};
+use crate::secret::{SIGNATURE_HEADER, body_signature};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookBody<'a> {
@@ -14,7 +14,7 @@ pub struct WebhookBody<'a> {
     pub text: String,
     /// `fired` or `resolved`.
     pub event: &'a str,
-    pub alert: &'a crate::rules::alert::Alert,
+    pub alert: &'a crate::alert::Alert,
     pub link: String,
     pub cap_link: String,
     /// The place the group is about, such as `Garissa, Kenya`.

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::alert::{Alert, AlertDetails, AlertState};
 use super::facts::Facts;
 use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
+use crate::alert::{Alert, AlertDetails, AlertState};
 use crate::enrich::EnrichedReport;
 use crate::notify::outbox::Outbox;
 use crate::store::{AlertQuery, Inserted, Store, StoreError, StoredReport};

@@ -2,116 +2,9 @@
 //! `file:line:column: message` so that an operator can fix a whole file in
 //! one pass instead of one error per restart.
 //!
-//! # Format
-//!
-//! A rules directory holds `*.yaml` / `*.yml` files, read in name order
-//! (subdirectories such as `rules/tests/` are not read). Each file is one
-//! YAML document whose top level is a list of rules; an empty file, or one
-//! holding only comments or `[]`, has no rules. Rule ids are unique across
-//! all files. Anchors, aliases, tags, duplicate keys and several documents
-//! (`---`) in one file are errors.
-//!
-//! ```yaml
-//! - id: cholera-cluster
-//!   description: Three or more suspected cholera reports from one county in 24 hours
-//!   match:
-//!     keywords: [cholera, kipindupindu, choléra, "watery diarrhoea"]
-//!     all: [water, rising]
-//!     none: [drill, exercise]
-//!     languages: [en, sw, fr, und]
-//!     places: ["KE.*", "KE.30", {region: Turkana}, {near: {lat: -1.29, lon: 36.82, km: 50}}]
-//!     sources: [twilio, feed]
-//!     text: '(?i)\bcase(s)?\b'
-//!   group_by: [admin1]
-//!   window: 24h
-//!   when:
-//!     count: { gte: 3 }
-//!   cooldown: 6h
-//!   severity: severe
-//!   notify: [county-health-email]
-//!   template: cholera
-//!   labels: { team: wash }
-//! ```
-//!
-//! Fields of a rule (any other field is an error):
-//!
-//! - `id` (required): 1 to 100 characters of `a-z`, `0-9`, `.`, `_`, `-`,
-//!   starting with a letter or digit.
-//! - `description` (optional): free text.
-//! - `match` (optional; without it the rule sees every report): every part
-//!   is optional, every part given must hold, and a list given must not be
-//!   empty (leave the part out instead). Wherever a list is expected, a
-//!   single value stands for a list of one.
-//!   - `keywords`: at least one of these topics is in the text.
-//!   - `all`: every one of these topics is in the text.
-//!   - `none`: none of these topics is in the text.
-//!
-//!     These three take a keyword spec, in one of three shapes:
-//!     - a list of terms, each its own topic named by the term as written:
-//!       `[cholera, "watery diarrhoea"]`;
-//!     - a mapping from topic name to a list of terms:
-//!       `{cholera: [cholera, kipindupindu, choléra]}`;
-//!     - a mapping from topic name to a mapping from language code to a
-//!       list of terms: `{cholera: {en: [cholera], sw: [kipindupindu]}}`.
-//!       The language codes are checked like `languages` below, but every
-//!       term of a topic matches in a report of any language, because SMS
-//!       mix languages and short texts are often `und`.
-//!
-//!     Both shapes may be mixed in one mapping, topic by topic. A term
-//!     matches whole words only, ignoring case and accents, and a phrase of
-//!     several words matches across any run of spaces and punctuation
-//!     (`watery diarrhoea` matches `Watery, diarrhoea`). A term needs at
-//!     least one letter or digit.
-//!   - `languages`: the report's language is one of these: ISO 639-1 codes
-//!     (two lower-case letters) or `und` (undetermined).
-//!   - `places`: the report's place is one of these:
-//!     - `"CC"` or `"CC.code"`: a country (ISO 3166-1 alpha-2) or an
-//!       admin-1 code as in the gazetteer (`KE.30`); `*` matches any run of
-//!       characters (`KE.*`: any admin-1 of Kenya, so not a report located
-//!       only to the country; `KE`: anywhere in Kenya; `*`: any located
-//!       report). Case does not matter.
-//!     - `{region: Turkana}`: the admin-1 region or the place by name,
-//!       ignoring case and accents.
-//!     - `{near: {lat: -1.29, lon: 36.82, km: 50}}`: the report's place
-//!       lies within `km` kilometres of the point; `lat` in -90..=90, `lon`
-//!       in -180..=180, `km` > 0.
-//!   - `sources`: the report came in through one of these sources, named
-//!     by `[a-z0-9_-]+` (`twilio`, `feed`).
-//!   - `text`: a regular expression (Rust `regex` syntax) that must match
-//!     somewhere in the original text; it is checked last, after the
-//!     cheaper parts.
-//! - `group_by` (optional, default `none`): a list, or a single value, of
-//!   `country`, `admin1`, `place`, `language`, `keyword` (needs
-//!   `match.keywords`), `sender`; or `none` alone. Counting is per distinct
-//!   combination of these values. A value given twice is an error.
-//! - `window` (a duration): required by `count`, `distinct_senders` and
-//!   `spike`; an error with `absence` and `first_seen`, which carry their
-//!   own durations.
-//! - `when` (required): exactly one of
-//!   - `count: {gte: N}`: at least N (≥ 1) reports within `window`;
-//!   - `distinct_senders: {gte: N}`: at least N (≥ 1) different senders
-//!     within `window`;
-//!   - `spike: {factor: F, baseline: B, min_count: M}`: the current window
-//!     holds at least M reports (integer ≥ 1, default 1) and at least F
-//!     (number > 1) times the average of the B (integer 1..=1000)
-//!     windows before it;
-//!   - `absence: {baseline: D1, silence: D2}`: a group that reported within
-//!     the duration D1 has been silent for the duration D2 (D2 < D1);
-//!   - `first_seen: {baseline: D}`: the first report from a group with none
-//!     in the duration D before it.
-//! - `cooldown` (optional, default `0s`): a duration; no second alert for
-//!   the same rule and group within it.
-//! - `severity` (optional, default `moderate`): `minor`, `moderate`,
-//!   `severe` or `extreme` (CAP 1.2).
-//! - `notify` (optional): a list, or a single value, of channel names from
-//!   the configuration, or the built-in `log`.
-//! - `template` (optional): the name of a template: a file in the templates
-//!   directory without its extension (`templates/cholera.txt` is
-//!   `cholera`).
-//! - `labels` (optional): a mapping of text to text, passed on with alerts.
-//!
-//! Durations are written `30s`, `5m`, `24h`, `7d`, `2w`, `1h 30m`: whole
-//! seconds, and more than zero except for `cooldown`.
+//! The rule format (which files are read, every field, durations) is
+//! described once, for operators, in `docs/rules.md`; this module is what
+//! enforces it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -123,7 +16,7 @@ use marked_yaml::{LoadError, LoaderOptions, Node, Span, parse_yaml_with_options}
 use super::model::{
     Condition, Filter, GroupBy, Origin, PlaceFilter, Rule, RuleId, Severity, Topic,
 };
-use crate::enrich::geoparse::normalize::fold;
+use crate::fold::fold;
 
 /// The names a rule may refer to, from the configuration and the templates
 /// directory, so that a typo fails at load rather than when an alert fires.

@@ -16,7 +16,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::model::{PlaceFilter, Rule, Topic};
-use crate::enrich::geoparse::normalize::{Words, fold};
+use crate::fold::{Words, fold};
 
 /// What the matcher needs of an enriched report.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,7 +3,6 @@
 //! (`engine`), hot reload (`reload`), and the replay runner behind
 //! `ishara rules test` (`testing`).
 
-pub mod alert;
 pub mod engine;
 pub mod facts;
 pub mod load;

@@ -36,10 +36,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::alert::{Alert, AlertState};
 use super::engine::{Engine, RuleBook};
 use super::load::{self, Known};
 use super::model::Rule;
+use crate::alert::{Alert, AlertState};
 use crate::enrich::locate::{PlaceGuess, PlaceKind, PlaceMethod};
 use crate::enrich::{EnrichedReport, Enricher, Enrichment, LanguageGuess};
 use crate::report::{IncomingReport, ReportId, Source, SourceId, Text};

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::alert::delivery::{Attempt, NotificationClaim, NotificationKey, Transition};
+use crate::alert::{Alert, AlertState};
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
-use crate::notify::{Attempt, NotificationClaim, NotificationKey, Transition};
 use crate::report::{IncomingReport, ReportId};
-use crate::rules::alert::{Alert, AlertState};
 
 pub use sql::{PgStore, SqliteStore};
 

@@ -17,13 +17,15 @@ use sqlx::types::Json;
 use std::collections::{HashMap, HashSet};
 
 use super::{AlertQuery, Inserted, ListQuery, Store, StoreError, StoredReport};
+use crate::alert::delivery::{
+    Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition,
+};
+use crate::alert::{Alert, AlertDetails, AlertState};
 use crate::enrich::language::LanguageCode;
 use crate::enrich::locate::{PlaceKind, PlaceMethod};
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
-use crate::notify::{Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition};
 use crate::phone::SenderKind;
 use crate::report::IncomingReport;
-use crate::rules::alert::{Alert, AlertDetails, AlertState};
 
 const INSERT_REPORTS: &str = "
 INSERT INTO reports (id, dedup_key, source, source_id, sender, sender_kind, sender_pseudonym,

@@ -528,8 +528,9 @@ impl Drop for TestApp {
 }
 
 // ----------------------------------------------------------------- signers
-// Written from the gateways' documentation (specs/sms_gateways.md), not
-// from src/: a test signed here checks our verifier against the recipe.
+// Written from the gateways' documentation (docs/gateways.md, "Signatures,
+// step by step", and the providers' own pages it lists), not from src/: a
+// test signed here checks our verifier against the recipe.
 
 /// Twilio: base64(HMAC-SHA1(token, url + sorted name/value pairs)).
 pub fn twilio_signature(token: &str, url: &str, form: &str) -> String {

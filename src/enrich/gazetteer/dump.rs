@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::{CountryCode, Place};
-use crate::enrich::geoparse::normalize::fold;
+use crate::fold::fold;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RowError {

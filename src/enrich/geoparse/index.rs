@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 
-use super::normalize::fold;
 use crate::enrich::gazetteer::Gazetteer;
+use crate::fold::fold;
 
 /// Only towns of this size are found through a typo: a misspelt word is
 /// far likelier to be some other word than a hamlet's name.

@@ -4,15 +4,14 @@
 //! sender is.
 
 pub mod index;
-pub mod normalize;
 pub mod regions;
 mod words;
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::fold::{Case, Words};
 use index::{FUZZY_MIN_LETTERS, NameIndex, Posting, Variants, letters};
-use normalize::{Case, Words};
 use regions::{Form, Region, RegionIndex, RegionPosting};
 use words::CommonWords;
 

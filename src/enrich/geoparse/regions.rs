@@ -13,9 +13,9 @@ use std::ops::Range;
 use foldhash::fast::FixedState;
 
 use super::index::{DeletionIndex, FUZZY_MIN_LETTERS, letters};
-use super::normalize::{Words, fold};
 use super::words::CommonWords;
 use crate::enrich::gazetteer::{CountryCode, Gazetteer};
+use crate::fold::{Words, fold};
 
 const UNIT_WORDS: &str = include_str!("unit-words.txt");
 

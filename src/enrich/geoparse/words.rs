@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use foldhash::fast::FixedState;
 
-use super::normalize::fold;
+use crate::fold::fold;
 
 const COMMON_WORDS: &str = include_str!("common-words.txt");
 

@@ -3,4 +3,4 @@
 pub mod segments;
 pub mod send;
 
-pub use send::{Provider, SmsSender};
+pub use send::SmsSender;

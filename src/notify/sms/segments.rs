@@ -1,9 +1,9 @@
 //! How many SMS a text costs, and cutting a text to a segment budget.
 //!
-//! Follows GSM 03.38 / UCS-2 as described in `sms_gateways.md` §7: one
-//! character outside the GSM-7 default alphabet and its extension table makes
-//! the whole message UCS-2, and neither an escape pair nor a surrogate pair is
-//! ever split across two parts.
+//! Follows GSM 03.38 (3GPP TS 23.038) and UCS-2, as summed up under "SMS" in
+//! `docs/notifications.md`: one character outside the GSM-7 default alphabet
+//! and its extension table makes the whole message UCS-2, and neither an
+//! escape pair nor a surrogate pair is ever split across two parts.
 
 use std::borrow::Cow;
 

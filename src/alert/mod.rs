@@ -1,6 +1,8 @@
 //! An alert as stored and listed: one firing of one rule for one group,
 //! with the reports that made it fire.
 
+pub mod delivery;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
