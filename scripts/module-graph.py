@@ -52,13 +52,19 @@ def strip_comments(text: str) -> str:
     return re.sub(r"//[^\n]*", "", text)
 
 
-def crate_paths(text: str) -> list[list[str]]:
-    """Every `crate::a::b` path, with `use crate::{a, b::c}` groups expanded."""
+def crate_paths(text: str, here: list[str]) -> list[list[str]]:
+    """Every `crate::a::b` or `super::b` path, made absolute, with
+    `use crate::{a, b::c}` groups expanded."""
     paths = []
-    for m in re.finditer(r"crate::((?:\w+::)*)(\{|\w+)", text):
-        prefix = [p for p in m.group(1).split("::") if p]
-        if m.group(2) != "{":
-            paths.append(prefix + [m.group(2)])
+    pattern = r"\b((?:crate|(?:super::)*super)::)((?:\w+::)*)(\{|\w+)"
+    for m in re.finditer(pattern, text):
+        if m.group(1) == "crate::":
+            base = []
+        else:
+            base = here[: len(here) - m.group(1).count("super")]
+        prefix = base + [p for p in m.group(2).split("::") if p]
+        if m.group(3) != "{":
+            paths.append(prefix + [m.group(3)])
             continue
         depth, j = 1, m.end()
         while depth and j < len(text):
@@ -94,7 +100,7 @@ def graph(depth: int) -> dict[str, set[str]]:
             continue
         source = here[:depth]
         text = strip_comments(strip_tests(path.read_text()))
-        for target in crate_paths(text):
+        for target in crate_paths(text, here):
             # The longest prefix that names a module file.
             while target and tuple(target) not in known:
                 target = target[:-1]

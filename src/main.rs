@@ -200,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn rules(config: &Config, command: RulesCommand) -> anyhow::Result<()> {
-    use ishara::rules::reload::RuleSource;
+    use ishara::reload::RuleSource;
     let source = RuleSource::from_config(config);
     match command {
         RulesCommand::Check { dir } => {

@@ -35,7 +35,7 @@ pub struct AppState {
     /// The whole body must arrive within this.
     pub body_timeout: std::time::Duration,
     /// The rules in force, where this process runs a worker.
-    pub rules: Option<Arc<crate::rules::reload::Reloader>>,
+    pub rules: Option<Arc<crate::reload::Reloader>>,
     /// Where alerts wait for notifiers; its dead letters are shown too.
     pub alerts_queue: Arc<dyn ReportQueue>,
     pub templates: Arc<crate::notify::templates::LiveTemplates>,

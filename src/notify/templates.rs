@@ -22,9 +22,7 @@ use crate::rules::model::Rule;
 
 const BUILTIN: &str = "ishara:default";
 const BUILTIN_SOURCE: &str = include_str!("default.j2");
-/// What rules that name no template get.
-pub const DEFAULT: &str = "default";
-const EXTENSION: &str = "j2";
+use crate::rules::load::{DEFAULT_TEMPLATE as DEFAULT, TEMPLATE_EXTENSION as EXTENSION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -472,17 +470,6 @@ fn read_sets(dir: &Path) -> Result<Vec<SetSource>, Vec<Diagnostic>> {
     } else {
         Err(problems)
     }
-}
-
-/// The set names in a directory, for rules to refer to.
-pub fn names_in(dir: &Path) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = read_sets(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    names.insert(DEFAULT.to_owned());
-    names
 }
 
 static BLOCK: LazyLock<Regex> =

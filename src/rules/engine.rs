@@ -18,7 +18,6 @@ use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
 use crate::alert::{Alert, AlertDetails, AlertState};
 use crate::enrich::EnrichedReport;
-use crate::notify::outbox::Outbox;
 use crate::store::{AlertQuery, Inserted, Store, StoreError, StoredReport};
 use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
 
@@ -231,9 +230,6 @@ pub struct Engine {
     /// after the window store lost its data: nothing in this process
     /// judges from half-rebuilt windows.
     rebuilding: tokio::sync::RwLock<()>,
-    /// Where firings and resolutions go to be notified; none in `rules
-    /// test`, benches and unit tests.
-    outbox: Option<Outbox>,
 }
 
 /// One report counted in one series of one rule.
@@ -257,21 +253,6 @@ impl Engine {
             lateness: chrono::Duration::from_std(allowed_lateness).unwrap_or(chrono::Duration::MAX),
             recorded: Mutex::new(HashSet::new()),
             rebuilding: tokio::sync::RwLock::new(()),
-            outbox: None,
-        }
-    }
-
-    /// Publishes every firing and resolution to the notifiers.
-    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
-        self.outbox = Some(outbox);
-        self
-    }
-
-    async fn announce(&self, changes: &[Change]) {
-        if let Some(outbox) = &self.outbox
-            && !changes.is_empty()
-        {
-            outbox.publish(changes).await;
         }
     }
 
@@ -294,11 +275,8 @@ impl Engine {
         reports: &[Facts<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, EngineError> {
-        let changes = self
-            .intact(now, || self.count(&*self.windows, reports, now, true))
-            .await?;
-        self.announce(&changes).await;
-        Ok(changes)
+        self.intact(now, || self.count(&*self.windows, reports, now, true))
+            .await
     }
 
     /// Runs `step` on windows that hold what the database says they should.
@@ -575,18 +553,9 @@ impl Engine {
     }
 
     /// Fires silences and resolves alerts whose condition stopped holding.
-    /// Also publishes what an earlier crash or broker outage left
-    /// unpublished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Change>, EngineError> {
-        // Leftovers first: a firing is announced before its resolution.
-        if let Some(outbox) = &self.outbox
-            && let Err(e) = outbox.sweep(now).await
-        {
-            tracing::warn!(error = %e, "unpublished alerts stay for the next tick");
-        }
         let mut changes = self.intact(now, || self.fire_silences(now)).await?;
         changes.extend(self.intact(now, || self.resolve(now)).await?);
-        self.announce(&changes).await;
         Ok(changes)
     }
 

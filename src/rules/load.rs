@@ -107,10 +107,24 @@ pub fn load_dir(dir: &Path, known: &Known) -> Result<Vec<Rule>, Vec<Diagnostic>>
     finish(rules, diags)
 }
 
+/// What rules that name no template get.
+pub const DEFAULT_TEMPLATE: &str = "default";
+/// A template set is a file `{name}.j2` in the templates directory.
+pub const TEMPLATE_EXTENSION: &str = "j2";
+
 /// Template set names: `*.j2` files in `dir` by stem, and `default`,
 /// which always exists. A missing directory has only `default`.
 pub fn templates_in(dir: &Path) -> BTreeSet<String> {
-    crate::notify::templates::names_in(dir)
+    let mut names: BTreeSet<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == TEMPLATE_EXTENSION))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .collect();
+    names.insert(DEFAULT_TEMPLATE.to_owned());
+    names
 }
 
 fn finish(rules: Vec<Rule>, mut diags: Vec<Diagnostic>) -> Result<Vec<Rule>, Vec<Diagnostic>> {

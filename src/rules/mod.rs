@@ -8,7 +8,6 @@ pub mod facts;
 pub mod load;
 pub mod matcher;
 pub mod model;
-pub mod reload;
 pub mod testing;
 
 pub use load::{Diagnostic, Known, load_dir, load_str, templates_in};

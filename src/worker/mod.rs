@@ -6,6 +6,7 @@
 //! blocking-pool task enriches a batch (the language models are CPU-bound
 //! and must not stall the runtime's I/O), one statement stores it.
 
+mod alerting;
 mod parts;
 
 use std::sync::Arc;
@@ -14,12 +15,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
+pub use alerting::Alerting;
 pub use parts::assemble;
 
 use crate::enrich::{EnrichedReport, Enricher};
 use crate::queue::{Delivery, ReportQueue};
 use crate::report::IncomingReport;
-use crate::rules::engine::{Engine, EngineError};
+use crate::rules::engine::EngineError;
 use crate::store::{Inserted, Store, StoreError};
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -29,7 +31,7 @@ pub struct Worker {
     queue: Arc<dyn ReportQueue>,
     store: Arc<dyn Store>,
     enrich: Enrich,
-    rules: Arc<Engine>,
+    rules: Arc<Alerting>,
     prefetch: u16,
     threads: usize,
     batch_size: usize,
@@ -54,7 +56,7 @@ impl Worker {
         queue: Arc<dyn ReportQueue>,
         store: Arc<dyn Store>,
         enricher: Arc<Enricher>,
-        rules: Arc<Engine>,
+        rules: Arc<Alerting>,
         options: WorkerOptions,
     ) -> Self {
         let threads = match options.threads {
@@ -106,7 +108,7 @@ impl Worker {
 /// Silences fire and alerts resolve with no report arriving: a timer asks.
 /// Every worker runs one; the window store and the database make sure each
 /// firing and each resolution happens once.
-async fn run_timers(rules: Arc<Engine>, every: Duration) {
+async fn run_timers(rules: Arc<Alerting>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -163,7 +165,7 @@ impl Enrich {
 /// Handles what the queue had ready. A delivery may hold several reports
 /// (the API groups those that arrive together); it is settled once all of
 /// them are stored or set aside.
-async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Engine, batch: Vec<Delivery>) {
+async fn handle_batch(store: &dyn Store, enrich: &Enrich, rules: &Alerting, batch: Vec<Delivery>) {
     let mut owed: Vec<Owed> = batch.into_iter().map(Owed::new).collect();
     let mut wholes = Vec::new();
     for (message, debt) in owed.iter_mut().enumerate() {
@@ -273,7 +275,7 @@ const WHOLE: usize = usize::MAX;
 /// Returns the refused reports with the reason.
 async fn store_batch(
     store: &dyn Store,
-    rules: &Engine,
+    rules: &Alerting,
     batch: Vec<(Source, EnrichedReport)>,
 ) -> Vec<(Source, String)> {
     let (sources, reports): (Vec<Source>, Vec<EnrichedReport>) = batch.into_iter().unzip();
@@ -311,7 +313,7 @@ async fn store_batch(
 /// acknowledged: a crash in between redelivers them, and counting is
 /// idempotent. Duplicates are counted too (a no-op unless the first
 /// delivery died before counting). Waits out Redis or database outages.
-pub(crate) async fn count(rules: &Engine, stored: &[(&EnrichedReport, Inserted)]) {
+pub(crate) async fn count(rules: &Alerting, stored: &[(&EnrichedReport, Inserted)]) {
     let mut backoff = RETRY_MIN;
     loop {
         match rules.observe_stored(stored, chrono::Utc::now()).await {

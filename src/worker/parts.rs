@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::Enrich;
+use super::alerting::Alerting;
 use crate::enrich::EnrichedReport;
 use crate::report::IncomingReport;
-use crate::rules::engine::Engine;
 use crate::store::{Inserted, Store, StoreError};
 
 /// Assembled parts are remembered this long to recognise redeliveries.
@@ -76,7 +76,7 @@ pub fn assemble(parts: &[IncomingReport], partial: bool) -> Option<IncomingRepor
 pub(super) async fn sweep_parts(
     store: Arc<dyn Store>,
     enrich: Enrich,
-    rules: Arc<Engine>,
+    rules: Arc<Alerting>,
     timeout: Duration,
 ) {
     let every = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
@@ -92,7 +92,7 @@ pub(super) async fn sweep_parts(
 async fn sweep_once(
     store: &dyn Store,
     enrich: &Enrich,
-    rules: &Engine,
+    rules: &Alerting,
     cutoff: chrono::DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for group in store.stale_part_groups(cutoff).await? {

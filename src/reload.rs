@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use notify::{RecursiveMode, Watcher};
 use serde::Serialize;
 
-use super::engine::{Engine, RuleBook};
-use super::load::{self, Diagnostic, Known};
-use super::model::Rule;
 use crate::config::Config;
+use crate::rules::engine::{Engine, RuleBook};
+use crate::rules::load::{self, Diagnostic, Known};
+use crate::rules::model::Rule;
 
 /// Edits arrive as bursts of events (an editor writes, renames, chmods):
 /// wait for the burst to end before loading.
