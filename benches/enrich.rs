@@ -22,7 +22,7 @@ use anyhow::Context;
 use ishara::config::Config;
 use ishara::enrich::Enricher;
 use ishara::phone::PhoneNormalizer;
-use ishara::queue::ReportQueue;
+use ishara::queue::MessageQueue;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::report::{IncomingReport, ReportId, Source, SourceId, Text};
 

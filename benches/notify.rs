@@ -22,7 +22,7 @@ use ishara::notify::context::sample_context;
 use ishara::notify::notifier::{Notifier, NotifierOptions};
 use ishara::notify::retry::Backoff;
 use ishara::notify::templates::{LiveTemplates, Part, Templates};
-use ishara::queue::ReportQueue;
+use ishara::queue::MessageQueue;
 use ishara::queue::local::LocalQueue;
 
 fn main() -> anyhow::Result<()> {
@@ -204,11 +204,11 @@ async fn notifier_run(
 
 fn alert(n: usize) -> Alert {
     Alert {
-        id: ishara::report::ReportId::new().to_string(),
-        rule: "cholera".into(),
+        id: ishara::alert::AlertId::new(),
+        rule: ishara::alert::RuleId::parse("cholera").expect("a rule id"),
         group: format!("admin1=KE.{:02}", n % 47),
         state: AlertState::Firing,
-        severity: "severe".into(),
+        severity: ishara::alert::Severity::Severe,
         fired_at: chrono::Utc::now(),
         resolved_at: None,
         value: 3.0,

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ishara::queue::ReportQueue;
+use ishara::queue::MessageQueue;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::queue::spool::Spool;
 use ishara::queue::spooled::Spooled;

@@ -24,7 +24,7 @@ use crate::notify::outbox::Outbox;
 use crate::notify::retry::Backoff;
 use crate::notify::templates::LiveTemplates;
 use crate::phone::PhoneNormalizer;
-use crate::queue::ReportQueue;
+use crate::queue::MessageQueue;
 use crate::queue::amqp::{AmqpQueue, Names};
 use crate::queue::local::LocalQueue;
 use crate::queue::spool::Spool;
@@ -74,7 +74,7 @@ pub struct Application {
     worker: Option<JoinHandle<anyhow::Result<()>>>,
     notifier: Option<JoinHandle<anyhow::Result<()>>>,
     api_token: String,
-    queue: Arc<dyn ReportQueue>,
+    queue: Arc<dyn MessageQueue>,
 }
 
 impl Application {
@@ -195,7 +195,7 @@ impl Application {
         &self.api_token
     }
 
-    pub fn queue(&self) -> Arc<dyn ReportQueue> {
+    pub fn queue(&self) -> Arc<dyn MessageQueue> {
         self.queue.clone()
     }
 
@@ -346,7 +346,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
+async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn MessageQueue>> {
     let Some(amqp) = amqp_queue(config, "reports", AmqpQueue::grouping_within).await else {
         return local_queue(config, "queue.sqlite").await;
     };
@@ -359,14 +359,14 @@ async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
 /// Where stored alerts wait for notifiers: RabbitMQ's `alerts` queue, or
 /// a local queue beside the reports' one. Not spooled: an alert that cannot
 /// be published stays unpublished in the database until the outbox sweep.
-async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn ReportQueue>> {
+async fn open_alerts_queue(config: &Config) -> anyhow::Result<Arc<dyn MessageQueue>> {
     match amqp_queue(config, "alerts", AmqpQueue::confirming_within).await {
         Some(amqp) => Ok(amqp),
         None => local_queue(config, "alerts-queue.sqlite").await,
     }
 }
 
-async fn local_queue(config: &Config, file: &str) -> anyhow::Result<Arc<dyn ReportQueue>> {
+async fn local_queue(config: &Config, file: &str) -> anyhow::Result<Arc<dyn MessageQueue>> {
     let path = config.data_dir.join(file);
     let queue = LocalQueue::open(&path)
         .await

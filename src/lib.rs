@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod api;
 pub mod app;
+pub mod cap;
 pub mod config;
 pub mod country;
 pub mod enrich;

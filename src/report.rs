@@ -18,15 +18,21 @@ pub struct ReportId(Ulid);
 
 static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
 
+/// A ULID monotonic within this process, so two made in the same
+/// millisecond still sort in the order they were made. Overflow within one
+/// millisecond (2^80 ids) falls back to random.
+pub(crate) fn monotonic_ulid() -> Ulid {
+    match GENERATOR.lock().map(|mut g| g.generate()) {
+        Ok(Ok(id)) => id,
+        _ => Ulid::new(),
+    }
+}
+
 impl ReportId {
-    /// Monotonic within this process, so two reports received in the same
-    /// millisecond still list in the order they arrived.
+    /// Reports received in the same millisecond list in the order they
+    /// arrived.
     pub fn new() -> Self {
-        // Overflow within one millisecond (2^80 ids) falls back to random.
-        match GENERATOR.lock().map(|mut g| g.generate()) {
-            Ok(Ok(id)) => Self(id),
-            _ => Self(Ulid::new()),
-        }
+        Self(monotonic_ulid())
     }
 }
 

@@ -483,11 +483,11 @@ async fn store_unpublished_alert(app: &TestApp, admin1: &str) -> ishara::alert::
     let url = ishara::app::database_url(&app.config);
     let store = ishara::store::open(&url, 1).await.unwrap();
     let alert = ishara::alert::Alert {
-        id: ishara::report::ReportId::new().to_string(),
-        rule: "cholera-cluster".into(),
+        id: ishara::alert::AlertId::new(),
+        rule: ishara::alert::RuleId::parse("cholera-cluster").expect("a rule id"),
         group: format!("admin1={admin1}"),
         state: ishara::alert::AlertState::Firing,
-        severity: "severe".into(),
+        severity: ishara::alert::Severity::Severe,
         fired_at: chrono::Utc::now() - chrono::Duration::minutes(1),
         resolved_at: None,
         value: 3.0,
@@ -548,7 +548,7 @@ async fn an_alert_stored_but_never_published_is_notified_by_the_sweep() {
 
     // Its window is empty, so it also resolves: fired first, then resolved,
     // each once.
-    let attempts = attempts_until(&app, &alert.id, |a| a.len() == 2).await;
+    let attempts = attempts_until(&app, alert.id.as_str(), |a| a.len() == 2).await;
     let transitions: Vec<&str> = attempts
         .iter()
         .map(|a| a["transition"].as_str().unwrap())
@@ -599,7 +599,7 @@ async fn with_several_notifiers_each_firing_is_sent_once() {
     );
     let copy = json!({"alert_id": id, "transition": "fired", "channel": "duty_desk"});
     for _ in 0..4 {
-        use ishara::queue::ReportQueue;
+        use ishara::queue::MessageQueue;
         alerts
             .publish(copy.to_string().as_bytes())
             .await
@@ -615,9 +615,11 @@ async fn with_several_notifiers_each_firing_is_sent_once() {
     // What is not a notification, or names no stored alert, is set aside
     // with its reason and sends nothing.
     {
-        use ishara::queue::ReportQueue;
+        use ishara::queue::MessageQueue;
         alerts.publish(b"not json").await.expect("published");
-        let unknown = json!({"alert_id": "01JNOSUCHALERT0000000000000", "transition": "fired", "channel": "duty_desk"});
+        let no_such_alert = ishara::alert::AlertId::new().to_string();
+        let unknown =
+            json!({"alert_id": no_such_alert, "transition": "fired", "channel": "duty_desk"});
         alerts
             .publish(unknown.to_string().as_bytes())
             .await

@@ -1,4 +1,4 @@
-//! The conformance suite of [`ReportQueue`]: every case is one generic
+//! The conformance suite of [`MessageQueue`]: every case is one generic
 //! function, run against RabbitMQ (`AmqpQueue`, a unique prefix per test,
 //! its queues deleted at the end) and against the embedded `LocalQueue`
 //! (a SQLite file in a temporary directory). Both must pass all of it.
@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ishara::queue::amqp::{AmqpQueue, Names};
 use ishara::queue::local::LocalQueue;
-use ishara::queue::{DeadLetter, Delivery, ReportQueue};
+use ishara::queue::{DeadLetter, Delivery, MessageQueue};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use tokio::sync::mpsc::Receiver;
@@ -43,7 +43,7 @@ const CASE_LIMIT: Duration = Duration::from_secs(90);
 #[async_trait]
 trait Backend: Send + Sync {
     /// What a process does at start-up: opens the queue.
-    async fn open(&self) -> Arc<dyn ReportQueue>;
+    async fn open(&self) -> Arc<dyn MessageQueue>;
 
     /// Waits until the consumers of the previous process are gone, as they
     /// are once a real process has exited. Panics if they never go.
@@ -53,7 +53,7 @@ trait Backend: Send + Sync {
     fn groups(&self) -> bool;
 
     /// A new process on the same queue, after the old one stopped.
-    async fn restart(&self) -> Arc<dyn ReportQueue> {
+    async fn restart(&self) -> Arc<dyn MessageQueue> {
         self.wait_for_consumers_to_go().await;
         self.open().await
     }
@@ -105,7 +105,7 @@ impl Backend for Rabbit {
     }
 
     /// As the reports queue is opened in production: grouping.
-    async fn open(&self) -> Arc<dyn ReportQueue> {
+    async fn open(&self) -> Arc<dyn MessageQueue> {
         let queue = AmqpQueue::grouping(&self.url, self.names());
         queue.connect().await.expect("RabbitMQ answers");
         queue
@@ -165,7 +165,7 @@ impl Backend for Local {
         false
     }
 
-    async fn open(&self) -> Arc<dyn ReportQueue> {
+    async fn open(&self) -> Arc<dyn MessageQueue> {
         LocalQueue::open(&self.path()).await.expect("local queue")
     }
 
@@ -226,7 +226,7 @@ fn letters(letters: &[DeadLetter]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn peek(queue: &dyn ReportQueue, limit: usize) -> Vec<(String, String)> {
+async fn peek(queue: &dyn MessageQueue, limit: usize) -> Vec<(String, String)> {
     letters(&queue.dead_letters(limit).await.expect("dead letters"))
 }
 
@@ -239,10 +239,10 @@ fn shown(deliveries: &[Delivery]) -> Vec<String> {
 /// restarts. Returns the new process's queue.
 async fn stop_and_restart(
     backend: &dyn Backend,
-    queue: Arc<dyn ReportQueue>,
+    queue: Arc<dyn MessageQueue>,
     rx: Receiver<Delivery>,
     after: &[u8],
-) -> Arc<dyn ReportQueue> {
+) -> Arc<dyn MessageQueue> {
     drop(rx);
     queue.publish(after).await.expect("publish");
     drop(queue);

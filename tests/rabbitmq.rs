@@ -152,9 +152,19 @@ async fn a_message_redelivered_by_the_broker_is_stored_once() {
         "location": null,
         "meta": {},
     });
-    publish_raw(&d.amqp, &d.prefix, &[again.to_string().as_bytes()]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(d.app.reports().await.len(), 1);
+    // With a control in the same grouped message: one batch stores both,
+    // so once the control is stored the copy has been judged too.
+    let mut control = again.clone();
+    control["id"] = ishara::report::ReportId::new().to_string().into();
+    control["source_id"] = "control-1".into();
+    let (again, control) = (again.to_string(), control.to_string());
+    publish_grouped(&d.amqp, &d.prefix, &[again.as_bytes(), control.as_bytes()]).await;
+    let stored = d.app.wait_for_reports(2).await;
+    assert_eq!(
+        sorted_source_ids(&stored),
+        ["SM000000000000000000000000000000aa", "control-1"],
+        "the copy is not stored again"
+    );
     d.stop().await;
 }
 

@@ -206,9 +206,26 @@ async fn a_report_later_than_the_allowed_lateness_is_stored_but_not_counted() {
                 .is_success()
         );
     }
-    app.wait_for_reports(3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(alerts(&app, "").await.is_empty());
+    let late: Vec<String> = app
+        .wait_for_reports(3)
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The positive control: three reports on time fire the rule, and
+    // they alone are its evidence.
+    for id in ["d", "e", "f"] {
+        post(&app, id, "cholera", "+254700000009").await;
+    }
+    let fired = wait_for_alerts(&app, "", 1).await;
+    let evidence = fired[0]["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 3, "{fired:#?}");
+    assert!(
+        evidence
+            .iter()
+            .all(|id| !late.contains(&id.as_str().unwrap().to_owned())),
+        "late reports are not evidence: {fired:#?}"
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The conformance suite of [`Store`]: every case is one generic function,
+//! The conformance suite of [`Store`] (its report, alert and delivery
+//! stores, every method of each): every case is one generic function,
 //! run against PostgreSQL (`PgStore` on a fresh database, dropped at the
 //! end) and against SQLite (`SqliteStore` on a file in a temporary
 //! directory), both migrated first. Both must pass all of it.
@@ -11,13 +12,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use ishara::alert::delivery::{
     Attempt, AttemptStatus, NotificationClaim, NotificationKey, Transition,
 };
-use ishara::alert::{Alert, AlertDetails, AlertState};
+use ishara::alert::{Alert, AlertDetails, AlertId, AlertState, RuleId, Severity};
 use ishara::enrich::language::{LanguageCode, LanguageGuess};
 use ishara::enrich::locate::{PlaceGuess, PlaceKind, PlaceMethod};
 use ishara::enrich::{EnrichedReport, Enrichment};
 use ishara::phone::{PhoneNormalizer, SenderKind};
 use ishara::report::{Coordinates, IncomingReport, MessagePart, ReportId, Source, SourceId, Text};
-use ishara::store::{Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
+use ishara::store::{AlertQuery, Inserted, ListQuery, PgStore, SqliteStore, Store, StoredReport};
 use ishara::worker::assemble;
 use serde_json::json;
 use tokio::time::timeout;
@@ -586,13 +587,13 @@ async fn purge_parts_forgets_old_assembled_parts(store: &dyn Store) {
     assert_eq!(list(store, 10, None).await.len(), 2, "reports are kept");
 }
 
-fn firing_alert(id: &str, fired_at: DateTime<Utc>) -> Alert {
+fn firing_alert(rule: &str, fired_at: DateTime<Utc>) -> Alert {
     Alert {
-        id: id.into(),
-        rule: "cholera".into(),
-        group: "admin1=KE.07".into(),
+        id: AlertId::new(),
+        rule: RuleId::parse(rule).expect("a rule id"),
+        group: "admin1=KE.16".into(),
         state: AlertState::Firing,
-        severity: "severe".into(),
+        severity: Severity::Severe,
         fired_at,
         resolved_at: None,
         value: 3.0,
@@ -605,7 +606,7 @@ fn firing_alert(id: &str, fired_at: DateTime<Utc>) -> Alert {
     }
 }
 
-async fn owed(store: &dyn Store, before: DateTime<Utc>) -> Vec<(String, Transition)> {
+async fn owed(store: &dyn Store, before: DateTime<Utc>) -> Vec<(AlertId, Transition)> {
     store
         .unpublished(before, 100)
         .await
@@ -617,7 +618,7 @@ async fn owed(store: &dyn Store, before: DateTime<Utc>) -> Vec<(String, Transiti
 
 async fn firings_and_resolutions_wait_until_published(store: &dyn Store) {
     let fired_at = now() - hours(1);
-    let alert = firing_alert("01JALERT0000000000000000A1", fired_at);
+    let alert = firing_alert("cholera", fired_at);
     store.insert_alert(&alert).await.expect("insert alert");
     assert_eq!(
         owed(store, fired_at - hours(1)).await,
@@ -668,7 +669,7 @@ fn attempt(key: &NotificationKey, n: u32, status: AttemptStatus, at: DateTime<Ut
 
 async fn a_notification_is_one_notifiers_until_its_lease_runs_out(store: &dyn Store) {
     let key = NotificationKey {
-        alert_id: "01JALERT0000000000000000A2".into(),
+        alert_id: AlertId::new(),
         transition: Transition::Fired,
         channel: "duty_desk".into(),
         recipient: "ps_0123456789abcdef0123".into(),
@@ -760,7 +761,7 @@ async fn a_notification_is_one_notifiers_until_its_lease_runs_out(store: &dyn St
             attempt(&key, 2, AttemptStatus::Sent, later)
         ]
     );
-    assert_eq!(store.attempts("01JOTHER").await.expect("attempts"), []);
+    assert_eq!(store.attempts(&AlertId::new()).await.expect("attempts"), []);
 }
 
 async fn reports_by_ids_finds_those_asked_for(store: &dyn Store) {
@@ -780,6 +781,172 @@ async fn reports_by_ids_finds_those_asked_for(store: &dyn Store) {
     expected.sort();
     assert_eq!(found, expected);
     assert_eq!(store.reports_by_ids(&[]).await.expect("by ids"), []);
+}
+
+async fn alert_ids(store: &dyn Store, query: AlertQuery) -> Vec<AlertId> {
+    let alerts = store.list_alerts(&query).await.expect("list alerts");
+    alerts.into_iter().map(|a| a.id).collect()
+}
+
+fn alerts_query(limit: u32) -> AlertQuery {
+    AlertQuery {
+        limit,
+        before: None,
+        state: None,
+        rule: None,
+    }
+}
+
+async fn alerts_list_newest_first_filter_and_page(store: &dyn Store) {
+    let at = now() - hours(3);
+    let cholera = firing_alert("cholera", at);
+    let flood = firing_alert("flood", at + hours(1));
+    let resolved = firing_alert("cholera", at + hours(2));
+    for alert in [&cholera, &flood, &resolved] {
+        assert_eq!(
+            store.insert_alert(alert).await.expect("insert"),
+            Inserted::New
+        );
+    }
+    assert_eq!(
+        store.insert_alert(&cholera).await.expect("insert again"),
+        Inserted::Duplicate
+    );
+    assert!(
+        store
+            .resolve_alert(&resolved.id, now(), &["r1".into()])
+            .await
+            .expect("resolve")
+    );
+    assert!(
+        !store
+            .resolve_alert(&resolved.id, now(), &[])
+            .await
+            .expect("resolve again"),
+        "resolved once"
+    );
+
+    let newest_first = [resolved.id.clone(), flood.id.clone(), cholera.id.clone()];
+    assert_eq!(alert_ids(store, alerts_query(10)).await, newest_first);
+    assert_eq!(alert_ids(store, alerts_query(1)).await, newest_first[..1]);
+    let after_first = AlertQuery {
+        before: Some(resolved.id.to_string()),
+        ..alerts_query(10)
+    };
+    assert_eq!(alert_ids(store, after_first).await, newest_first[1..]);
+    let firing = AlertQuery {
+        state: Some(AlertState::Firing),
+        ..alerts_query(10)
+    };
+    assert_eq!(
+        alert_ids(store, firing).await,
+        [flood.id.clone(), cholera.id.clone()]
+    );
+    let of_rule = AlertQuery {
+        rule: Some("cholera".into()),
+        ..alerts_query(10)
+    };
+    assert_eq!(
+        alert_ids(store, of_rule).await,
+        [resolved.id.clone(), cholera.id.clone()]
+    );
+
+    // One alert, read back whole.
+    let read = store
+        .alert(&flood.id)
+        .await
+        .expect("alert")
+        .expect("stored");
+    assert_eq!(read, flood);
+    let read = store
+        .alert(&resolved.id)
+        .await
+        .expect("alert")
+        .expect("stored");
+    assert_eq!(read.state, AlertState::Resolved);
+    assert_eq!(read.resolved_evidence, Some(vec!["r1".to_string()]));
+    assert!(read.resolved_at.is_some());
+    assert_eq!(store.alert(&AlertId::new()).await.expect("alert"), None);
+}
+
+async fn alerts_to_restore_are_the_firing_and_the_recently_resolved(store: &dyn Store) {
+    let at = now() - hours(10);
+    let long_resolved = firing_alert("cholera", at);
+    let firing = firing_alert("cholera", at + hours(1));
+    let lately_resolved = firing_alert("flood", at + hours(8));
+    for alert in [&long_resolved, &firing, &lately_resolved] {
+        store.insert_alert(alert).await.expect("insert");
+    }
+    for alert in [&long_resolved, &lately_resolved] {
+        assert!(
+            store
+                .resolve_alert(&alert.id, now(), &[])
+                .await
+                .expect("resolve")
+        );
+    }
+    let mut restored: Vec<AlertId> = store
+        .alerts_to_restore(at + hours(5))
+        .await
+        .expect("to restore")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    restored.sort();
+    assert_eq!(restored, [firing.id, lately_resolved.id]);
+    let everything = store
+        .alerts_to_restore(at - hours(1))
+        .await
+        .expect("to restore");
+    assert_eq!(everything.len(), 3);
+}
+
+async fn report_ids_map_dedup_keys_to_our_ids(store: &dyn Store) {
+    let batch: Vec<EnrichedReport> = ["a", "b"]
+        .iter()
+        .map(|id| enriched(&report("generic", id, "cholera")))
+        .collect();
+    store.insert_reports(&batch).await.expect("insert");
+    let keys = vec![
+        batch[0].report.dedup_key(),
+        batch[1].report.dedup_key(),
+        "generic:never-sent".to_string(),
+    ];
+    let found = store.report_ids(&keys).await.expect("report ids");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[&keys[0]], batch[0].report.id.to_string());
+    assert_eq!(found[&keys[1]], batch[1].report.id.to_string());
+    assert!(store.report_ids(&[]).await.expect("report ids").is_empty());
+}
+
+async fn reports_received_since_come_oldest_first_in_pages(store: &dyn Store) {
+    let mut batch: Vec<EnrichedReport> = ["old", "one", "two", "three"]
+        .iter()
+        .map(|id| enriched(&report("generic", id, "cholera")))
+        .collect();
+    batch[0].report.received_at = now() - hours(48);
+    store.insert_reports(&batch).await.expect("insert");
+    let since = now() - hours(1);
+    let page = |after: Option<String>, limit: u32| async move {
+        let reports = store
+            .reports_received_since(since, after.as_deref(), limit)
+            .await
+            .expect("received since");
+        ids(&reports)
+    };
+    let recent: Vec<String> = batch[1..].iter().map(|e| e.report.id.to_string()).collect();
+    assert_eq!(
+        page(None, 10).await,
+        recent,
+        "oldest first, the old one left out"
+    );
+    assert_eq!(page(None, 2).await, recent[..2]);
+    assert_eq!(page(Some(recent[1].clone()), 10).await, recent[2..]);
+    let later = store
+        .reports_received_since(now() + hours(1), None, 10)
+        .await
+        .expect("received since");
+    assert_eq!(later, []);
 }
 
 // ------------------------------------------------------------------- tests
@@ -825,4 +992,8 @@ conformance!(
     firings_and_resolutions_wait_until_published,
     a_notification_is_one_notifiers_until_its_lease_runs_out,
     reports_by_ids_finds_those_asked_for,
+    alerts_list_newest_first_filter_and_page,
+    alerts_to_restore_are_the_firing_and_the_recently_resolved,
+    report_ids_map_dedup_keys_to_our_ids,
+    reports_received_since_come_oldest_first_in_pages,
 );

@@ -33,7 +33,7 @@ impl Transition {
 /// read from the store, which is the truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    pub alert_id: String,
+    pub alert_id: super::AlertId,
     pub transition: Transition,
     pub channel: String,
 }
@@ -41,7 +41,7 @@ pub struct Notification {
 /// One recipient of one notification: the unit that is sent once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NotificationKey {
-    pub alert_id: String,
+    pub alert_id: super::AlertId,
     pub transition: Transition,
     pub channel: String,
     /// A pseudonym of the address, number or URL: keys and records never

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::alert::{Alert, AlertState};
+use crate::alert::{Alert, AlertId, AlertState};
 use crate::ingest::InboundError;
 use crate::store::AlertQuery;
 
@@ -82,9 +82,11 @@ pub async fn one(
 
 /// The alert with this id, or a 404 naming what is missing.
 pub(super) async fn stored(state: &AppState, id: &str) -> Result<Alert, ApiError> {
+    // An id that is no alert id names no alert.
+    let id: AlertId = id.parse().map_err(|_| ApiError::NotFound("alert"))?;
     state
         .store
-        .alert(id)
+        .alert(&id)
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(ApiError::NotFound("alert"))

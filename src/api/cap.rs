@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::alert::delivery::Transition;
 use crate::alert::{Alert, AlertState};
-use crate::notify::cap::{self, CapAlert, CapArea, FeedEntry};
+use crate::cap::{self, CapAlert, CapArea, FeedEntry};
 use crate::notify::context::{self, Inputs, MessageContext};
 use crate::notify::templates::{Part, Templates};
 use crate::store::{AlertQuery, StoredReport};
@@ -186,15 +186,19 @@ impl Message {
             geocodes.push(("ISO3166-1", c.group.country.clone()));
         }
         CapAlert {
-            identifier: &alert.id,
+            identifier: alert.id.as_str(),
             sender: &state.cap.sender,
             sent: alert.resolved_at.unwrap_or(alert.fired_at),
             resolved: alert.state == AlertState::Resolved,
             fired_at: alert.fired_at,
             status: &state.cap.status,
-            event: alert.details.description.as_deref().unwrap_or(&alert.rule),
-            rule_id: &alert.rule,
-            severity: &alert.severity,
+            event: alert
+                .details
+                .description
+                .as_deref()
+                .unwrap_or(alert.rule.as_str()),
+            rule_id: alert.rule.as_str(),
+            severity: alert.severity.as_str(),
             category: alert
                 .details
                 .labels
@@ -215,7 +219,7 @@ impl Message {
                 geocodes,
             },
             parameters: vec![
-                ("ishara:rule", alert.rule.clone()),
+                ("ishara:rule", alert.rule.to_string()),
                 ("ishara:group", alert.group.clone()),
                 ("ishara:value", alert.value.to_string()),
                 ("ishara:reports", alert.evidence.len().to_string()),

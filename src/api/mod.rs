@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::join_all;
 
 use crate::ingest::{Gateway, InboundError, Normalizer};
-use crate::queue::ReportQueue;
+use crate::queue::MessageQueue;
 use crate::report::IncomingReport;
 use crate::store::Store;
 
@@ -24,7 +24,7 @@ const ENQUEUE_CHUNK: usize = 256;
 
 /// What every request handler shares.
 pub struct AppState {
-    pub queue: Arc<dyn ReportQueue>,
+    pub queue: Arc<dyn MessageQueue>,
     pub store: Arc<dyn Store>,
     pub gateways: HashMap<&'static str, Arc<dyn Gateway>>,
     pub normalizer: Normalizer,
@@ -37,7 +37,7 @@ pub struct AppState {
     /// The rules in force, where this process runs a worker.
     pub rules: Option<Arc<crate::reload::Reloader>>,
     /// Where alerts wait for notifiers; its dead letters are shown too.
-    pub alerts_queue: Arc<dyn ReportQueue>,
+    pub alerts_queue: Arc<dyn MessageQueue>,
     pub templates: Arc<crate::notify::templates::LiveTemplates>,
     pub cap: CapSettings,
     /// `http.public_url`, or the listen address: links in CAP and feeds.
@@ -69,7 +69,7 @@ impl AppState {
     }
 
     async fn enqueue_one(&self, report: &IncomingReport) -> Result<(), InboundError> {
-        let payload = serde_json::to_vec(report).expect("reports serialise");
+        let payload = crate::queue::codec::encode_report(report);
         self.queue.publish(&payload).await.map_err(|e| {
             tracing::error!(error = %e, id = %report.id, "report not durable");
             InboundError::Unavailable

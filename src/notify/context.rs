@@ -148,7 +148,7 @@ pub fn build(inputs: &Inputs) -> MessageContext {
     };
     MessageContext {
         alert: AlertVars {
-            id: alert.id.clone(),
+            id: alert.id.to_string(),
             state: state.as_str().to_owned(),
             fired_at: human_time(alert.fired_at),
             resolved_at: alert.resolved_at.map(human_time).unwrap_or_default(),
@@ -156,9 +156,9 @@ pub fn build(inputs: &Inputs) -> MessageContext {
             cap_link: format!("{base}/v1/alerts/{}/cap", alert.id),
         },
         rule: RuleVars {
-            id: alert.rule.clone(),
+            id: alert.rule.to_string(),
             description: alert.details.description.clone().unwrap_or_default(),
-            severity: alert.severity.clone(),
+            severity: alert.severity.as_str().to_owned(),
             condition: alert.details.condition.clone(),
             labels: alert.details.labels.clone(),
         },

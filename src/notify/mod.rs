@@ -8,7 +8,6 @@
 //! who sends: one message per channel and recipient per firing, however
 //! many notifiers run.
 
-pub mod cap;
 pub mod context;
 pub mod email;
 pub mod notifier;

@@ -34,7 +34,7 @@ use crate::alert::delivery::{
     Attempt, AttemptStatus, Notification, NotificationClaim, NotificationKey, Transition,
 };
 use crate::config::{ChannelConfig, Config};
-use crate::queue::{Delivery, ReportQueue};
+use crate::queue::{Delivery, MessageQueue};
 use crate::rules::load::LOG_CHANNEL;
 use crate::store::{Store, StoreError};
 
@@ -83,7 +83,7 @@ pub struct NotifierOptions {
 }
 
 pub struct Notifier {
-    queue: Arc<dyn ReportQueue>,
+    queue: Arc<dyn MessageQueue>,
     store: Arc<dyn Store>,
     templates: Arc<LiveTemplates>,
     channels: BTreeMap<String, ChannelConfig>,
@@ -104,7 +104,7 @@ enum Outcome {
 impl Notifier {
     pub fn new(
         config: &Config,
-        queue: Arc<dyn ReportQueue>,
+        queue: Arc<dyn MessageQueue>,
         store: Arc<dyn Store>,
         templates: Arc<LiveTemplates>,
         options: NotifierOptions,
@@ -166,9 +166,9 @@ impl Notifier {
     }
 
     async fn handle(&self, delivery: Delivery) {
-        let notification: Notification = match serde_json::from_slice(&delivery.payload) {
+        let notification = match crate::queue::codec::decode_notification(&delivery.payload) {
             Ok(n) => n,
-            Err(e) => return settle(delivery, Err(format!("not a notification: {e}"))).await,
+            Err(e) => return settle(delivery, Err(e.to_string())).await,
         };
         let result = self.deliver(&notification).await;
         settle(delivery, result).await;
@@ -428,13 +428,14 @@ impl Notifier {
                             text: &text,
                             html: &html,
                             message_id: message_id(
-                                &key.alert_id,
+                                key.alert_id.as_str(),
                                 key.transition.as_str(),
                                 &key.recipient,
                             ),
-                            in_reply_to: (key.transition == Transition::Resolved)
-                                .then(|| message_id(&key.alert_id, "fired", &key.recipient)),
-                            alert_id: &alert.id,
+                            in_reply_to: (key.transition == Transition::Resolved).then(|| {
+                                message_id(key.alert_id.as_str(), "fired", &key.recipient)
+                            }),
+                            alert_id: alert.id.as_str(),
                         },
                     )
                     .await

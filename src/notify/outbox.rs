@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
 use crate::alert::delivery::{Notification, Transition};
-use crate::queue::ReportQueue;
+use crate::queue::MessageQueue;
+use crate::queue::codec::encode_notification;
 use crate::rules::engine::Change;
 use crate::store::Store;
 
@@ -21,12 +22,12 @@ const SWEEP_AFTER: Duration = Duration::from_secs(10);
 const SWEEP_BATCH: u32 = 100;
 
 pub struct Outbox {
-    queue: Arc<dyn ReportQueue>,
+    queue: Arc<dyn MessageQueue>,
     store: Arc<dyn Store>,
 }
 
 impl Outbox {
-    pub fn new(queue: Arc<dyn ReportQueue>, store: Arc<dyn Store>) -> Self {
+    pub fn new(queue: Arc<dyn MessageQueue>, store: Arc<dyn Store>) -> Self {
         Self { queue, store }
     }
 
@@ -57,10 +58,10 @@ impl Outbox {
     }
 
     async fn publish_one(&self, alert: &Alert, transition: Transition) -> anyhow::Result<()> {
-        let payloads = notifications(alert, transition)
+        let payloads: Vec<Vec<u8>> = notifications(alert, transition)
             .iter()
-            .map(serde_json::to_vec)
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(encode_notification)
+            .collect();
         if !payloads.is_empty() {
             self.queue.publish_batch(&payloads).await?;
         }

@@ -22,7 +22,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 
 use super::ack_window::AckWindow;
-use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue, batch};
+use super::{Acknowledge, DeadLetter, Delivery, MessageQueue, QueueError, batch};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A confirm slower than this is treated as a failure (and the message
@@ -574,7 +574,7 @@ impl AmqpQueue {
 }
 
 #[async_trait]
-impl ReportQueue for AmqpQueue {
+impl MessageQueue for AmqpQueue {
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
         if let Some(grouping) = &self.grouping {
             return grouping.publish(payload).await;

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
-use super::{Acknowledge, DeadLetter, Delivery, QueueError, ReportQueue};
+use super::{Acknowledge, DeadLetter, Delivery, MessageQueue, QueueError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queue (
@@ -91,7 +91,7 @@ impl LocalQueue {
 }
 
 #[async_trait]
-impl ReportQueue for LocalQueue {
+impl MessageQueue for LocalQueue {
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
         let stopped = || QueueError::unavailable("the local queue writer has stopped");
         let (done, committed) = oneshot::channel();

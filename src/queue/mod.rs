@@ -1,10 +1,11 @@
 //! The durable hand-off between the API and the workers: RabbitMQ, or a
 //! local queue in SQLite for the embedded default. Both implement
-//! [`ReportQueue`] and pass the same conformance tests.
+//! [`MessageQueue`] and pass the same conformance tests.
 
 mod ack_window;
 pub mod amqp;
 pub mod batch;
+pub mod codec;
 pub mod local;
 pub mod spool;
 pub mod spooled;
@@ -34,8 +35,11 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
+/// A durable queue of opaque messages: reports on the reports queue,
+/// notifications on the alerts queue. What a message holds is the
+/// [`codec`]'s business.
 #[async_trait]
-pub trait ReportQueue: Send + Sync {
+pub trait MessageQueue: Send + Sync {
     /// Returns once the message is durable (a broker confirm, a database
     /// commit); until then it may be lost, so callers reply only after.
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError>;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::spool::Spool;
-use super::{DeadLetter, Delivery, QueueError, ReportQueue};
+use super::{DeadLetter, Delivery, MessageQueue, QueueError};
 
 /// How soon the drainer tries again after the broker failed it; with the
 /// broker's reconnection back-off, the spool starts draining well within a
@@ -18,7 +18,7 @@ const DRAIN_RETRY: Duration = Duration::from_millis(250);
 const DRAIN_BATCH: usize = 256;
 
 pub struct Spooled {
-    inner: Arc<dyn ReportQueue>,
+    inner: Arc<dyn MessageQueue>,
     spool: Arc<Spool>,
     wake: Arc<Notify>,
     appends: mpsc::UnboundedSender<Append>,
@@ -32,7 +32,7 @@ const GROUP_COMMIT_MAX: usize = 512;
 
 impl Spooled {
     /// Wraps `inner` and starts the drainer on the current runtime.
-    pub fn new(inner: Arc<dyn ReportQueue>, spool: Spool) -> Arc<Self> {
+    pub fn new(inner: Arc<dyn MessageQueue>, spool: Spool) -> Arc<Self> {
         let spool = Arc::new(spool);
         let (appends, queued) = mpsc::unbounded_channel();
         let writer = spool.clone();
@@ -73,7 +73,7 @@ impl Spooled {
 }
 
 #[async_trait]
-impl ReportQueue for Spooled {
+impl MessageQueue for Spooled {
     async fn publish(&self, payload: &[u8]) -> Result<(), QueueError> {
         // While older reports wait in the spool, newer ones queue behind
         // them, so the broker receives reports in the order we took them.
@@ -123,7 +123,7 @@ fn group_commit(spool: &Spool, mut queued: mpsc::UnboundedReceiver<Append>) {
 /// Moves spooled records to the broker, a segment at a time. A segment is
 /// removed only after every record in it is confirmed; a crash in between
 /// publishes some again, which the worker's deduplication absorbs.
-async fn drain(inner: std::sync::Weak<dyn ReportQueue>, spool: Arc<Spool>, wake: Arc<Notify>) {
+async fn drain(inner: std::sync::Weak<dyn MessageQueue>, spool: Arc<Spool>, wake: Arc<Notify>) {
     loop {
         if spool.pending() == 0 {
             tokio::select! {

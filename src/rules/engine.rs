@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::facts::Facts;
 use super::matcher::{Matcher, RuleMatch};
 use super::model::{Condition, GroupBy, Rule};
-use crate::alert::{Alert, AlertDetails, AlertState};
+use crate::alert::{Alert, AlertDetails, AlertId, AlertState};
 use crate::enrich::EnrichedReport;
 use crate::store::{AlertQuery, Inserted, Store, StoreError, StoredReport};
 use crate::window::{Claim, Measure, Observation, Series, Shape, WindowError, WindowStore};
@@ -34,6 +34,16 @@ pub enum EngineError {
     Windows(#[from] WindowError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A hold in the window store that names no alert: written by
+    /// something other than Ishara.
+    #[error("the window store holds {0:?}, which is not an alert id")]
+    NotAnAlertId(String),
+}
+
+fn holder_id(holder: &str) -> Result<AlertId, EngineError> {
+    holder
+        .parse()
+        .map_err(|_| EngineError::NotAnAlertId(holder.to_owned()))
 }
 
 impl EngineError {
@@ -225,7 +235,7 @@ pub struct Engine {
     lateness: chrono::Duration,
     /// Alerts this process knows are stored: a hold whose alert is not
     /// stored (a worker died between claim and insert) is recorded again.
-    recorded: Mutex<HashSet<String>>,
+    recorded: Mutex<HashSet<AlertId>>,
     /// Held to read or change windows, and taken whole to rebuild them
     /// after the window store lost its data: nothing in this process
     /// judges from half-rebuilt windows.
@@ -491,7 +501,7 @@ impl Engine {
         value: f64,
         now: DateTime<Utc>,
     ) -> Result<Option<Alert>, EngineError> {
-        let id = crate::report::ReportId::new().to_string();
+        let id = AlertId::new();
         let cooldown = chrono::Duration::from_std(rule.cooldown).unwrap_or(chrono::Duration::MAX);
         let until = now.checked_add_signed(cooldown).unwrap_or(now);
         let probe = [(series.clone(), shape)];
@@ -500,7 +510,7 @@ impl Engine {
         let (claim, measured) = tokio::join!(
             self.windows.claim(
                 series,
-                &id,
+                id.as_str(),
                 until.timestamp_millis(),
                 now.timestamp_millis(),
             ),
@@ -513,6 +523,7 @@ impl Engine {
             // storing it right now: both store the same id, and only the
             // insert that lands announces it.
             Claim::Held(holder) => {
+                let holder = holder_id(&holder)?;
                 if self.is_stored(&holder).await? {
                     return Ok(None);
                 }
@@ -522,10 +533,10 @@ impl Engine {
         let evidence = measured?.pop().map(|m| m.evidence).unwrap_or_default();
         let alert = Alert {
             id: alert_id,
-            rule: rule.id.as_str().to_owned(),
+            rule: rule.id.clone(),
             group: series.group.clone(),
             state: AlertState::Firing,
-            severity: rule.severity.as_str().to_owned(),
+            severity: rule.severity,
             fired_at: now,
             resolved_at: None,
             value,
@@ -622,7 +633,7 @@ impl Engine {
         let mut checks = Vec::new();
         let mut orphans = Vec::new();
         for alert in firing {
-            match book.get(&alert.rule) {
+            match book.get(alert.rule.as_str()) {
                 Some((rule, shape)) => checks.push((alert, rule, shape)),
                 // Its rule was deleted or renamed: nothing can resolve it later.
                 None => orphans.push(alert),
@@ -657,7 +668,7 @@ impl Engine {
         let series = series_of(&alert);
         // The database decides who resolves; whoever did, the hold ends.
         let resolved_here = self.store.resolve_alert(&alert.id, now, &evidence).await?;
-        self.windows.release(&series, &alert.id).await?;
+        self.windows.release(&series, alert.id.as_str()).await?;
         if !resolved_here {
             return Ok(None);
         }
@@ -700,7 +711,7 @@ impl Engine {
         }
         let cooldown = chrono::Duration::from_std(book.longest_cooldown()).unwrap_or_default();
         for alert in self.store.alerts_to_restore(now - cooldown).await? {
-            let Some((rule, _)) = book.get(&alert.rule) else {
+            let Some((rule, _)) = book.get(alert.rule.as_str()) else {
                 continue;
             };
             let series = series_of(&alert);
@@ -709,13 +720,13 @@ impl Engine {
             windows
                 .claim(
                     &series,
-                    &alert.id,
+                    alert.id.as_str(),
                     until.timestamp_millis(),
                     alert.fired_at.timestamp_millis(),
                 )
                 .await?;
             if alert.state == AlertState::Resolved {
-                windows.release(&series, &alert.id).await?;
+                windows.release(&series, alert.id.as_str()).await?;
             }
             self.mark_recorded(&alert.id);
         }
@@ -731,12 +742,12 @@ impl Engine {
             return Ok(false);
         }
         match &measure.holder {
-            Some(holder) => Ok(!self.is_stored(holder).await?),
+            Some(holder) => Ok(!self.is_stored(&holder_id(holder)?).await?),
             None => Ok(true),
         }
     }
 
-    async fn is_stored(&self, alert: &str) -> Result<bool, EngineError> {
+    async fn is_stored(&self, alert: &AlertId) -> Result<bool, EngineError> {
         if self.is_recorded(alert) {
             return Ok(true);
         }
@@ -747,20 +758,20 @@ impl Engine {
         Ok(stored)
     }
 
-    fn is_recorded(&self, alert: &str) -> bool {
+    fn is_recorded(&self, alert: &AlertId) -> bool {
         self.recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(alert)
     }
 
-    fn mark_recorded(&self, alert: &str) {
+    fn mark_recorded(&self, alert: &AlertId) {
         let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
         // Bounded: forgetting only costs one lookup in the store.
         if recorded.len() > 100_000 {
             recorded.clear();
         }
-        recorded.insert(alert.to_owned());
+        recorded.insert(alert.clone());
     }
 }
 
@@ -773,7 +784,7 @@ fn series(rule: &Rule, group: &[(GroupBy, String)]) -> Series {
 
 fn series_of(alert: &Alert) -> Series {
     Series {
-        rule: alert.rule.clone(),
+        rule: alert.rule.to_string(),
         group: alert.group.clone(),
     }
 }
@@ -1070,7 +1081,7 @@ mod recovery_tests {
         store: &Arc<dyn Store>,
         windows: &MemoryWindows,
         now: DateTime<Utc>,
-    ) -> (EnrichedReport, String) {
+    ) -> (EnrichedReport, AlertId) {
         let a = report("SM1", now);
         let b = report("SM2", now);
         store.insert_report(&a).await.unwrap();
@@ -1083,10 +1094,10 @@ mod recovery_tests {
             rule: "floods".into(),
             group: String::new(),
         };
-        let claimed = ReportId::new().to_string();
+        let claimed = AlertId::new();
         let claim = windows.claim(
             &series,
-            &claimed,
+            claimed.as_str(),
             now.timestamp_millis(),
             now.timestamp_millis(),
         );

@@ -1036,15 +1036,16 @@ impl Loader<'_> {
 
     fn severity(&mut self, node: &Node) -> Option<Severity> {
         let s = self.scalar(node, "a severity")?;
-        match s.as_str() {
-            "minor" => Some(Severity::Minor),
-            "moderate" => Some(Severity::Moderate),
-            "severe" => Some(Severity::Severe),
-            "extreme" => Some(Severity::Extreme),
-            other => {
+        match Severity::parse(s.as_str()) {
+            Some(severity) => Some(severity),
+            None => {
                 self.at(
                     s.span(),
-                    format!("unknown severity `{other}`; one of {}", one_of(SEVERITIES)),
+                    format!(
+                        "unknown severity `{}`; one of {}",
+                        s.as_str(),
+                        one_of(SEVERITIES)
+                    ),
                 );
                 None
             }

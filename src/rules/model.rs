@@ -2,48 +2,12 @@
 //! the matcher and the engine. Nothing here is an unchecked string.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-/// `[a-z0-9][a-z0-9._-]*`, at most 100 bytes: it is part of window keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct RuleId(String);
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "a rule id is 1 to 100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
-)]
-pub struct RuleIdError;
-
-impl RuleId {
-    pub fn parse(raw: &str) -> Result<Self, RuleIdError> {
-        let mut chars = raw.chars();
-        let first_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-        if first_ok && rest_ok && raw.len() <= 100 {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(RuleIdError)
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::alert::{RuleId, RuleIdError, Severity};
 
 /// Where a rule was written, for messages and `GET /v1/rules`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -167,25 +131,4 @@ pub enum Condition {
     },
     /// The first report from a group with none in the `baseline` before it.
     FirstSeen { baseline: Duration },
-}
-
-/// CAP 1.2 severities, so alerts map onto CAP feeds unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Minor,
-    Moderate,
-    Severe,
-    Extreme,
-}
-
-impl Severity {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Minor => "minor",
-            Severity::Moderate => "moderate",
-            Severity::Severe => "severe",
-            Severity::Extreme => "extreme",
-        }
-    }
 }

@@ -448,7 +448,7 @@ fn chrono_of(d: Duration) -> chrono::Duration {
 fn seen(alert: &Alert, start: DateTime<Utc>) -> Seen {
     let offset = |t: DateTime<Utc>| (t - start).to_std().unwrap_or_default();
     Seen {
-        rule: alert.rule.clone(),
+        rule: alert.rule.to_string(),
         group: alert.group.clone(),
         fired_at: offset(alert.fired_at),
         resolved_at: match alert.state {

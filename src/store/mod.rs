@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::alert::delivery::{Attempt, NotificationClaim, NotificationKey, Transition};
-use crate::alert::{Alert, AlertState};
+use crate::alert::{Alert, AlertId, AlertState};
 use crate::enrich::{EnrichedReport, LanguageGuess, PlaceGuess};
 use crate::report::{IncomingReport, ReportId};
 
@@ -99,11 +99,10 @@ pub struct StoredReport {
     pub place: Option<PlaceGuess>,
 }
 
+/// Reports as stored, the parts of multipart SMS that wait for the rest,
+/// and the reads that rebuild windows and show evidence.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Applies pending migrations.
-    async fn migrate(&self) -> anyhow::Result<()>;
-
+pub trait ReportStore: Send + Sync {
     /// Stores a batch in one transaction, each report once: a report whose
     /// dedup key is already stored (or earlier in the batch) is a no-op
     /// reported as [`Inserted::Duplicate`]. Outcomes follow the batch order.
@@ -119,6 +118,9 @@ pub trait Store: Send + Sync {
 
     /// Newest first.
     async fn list_reports(&self, query: &ListQuery) -> Result<Vec<StoredReport>, StoreError>;
+
+    /// The reports with these ids, in no particular order.
+    async fn reports_by_ids(&self, ids: &[String]) -> Result<Vec<StoredReport>, StoreError>;
 
     /// Keeps one part of a multipart message (once per dedup key) and
     /// returns every part of its group held so far, this one included.
@@ -155,7 +157,12 @@ pub trait Store: Send + Sync {
         &self,
         dedup_keys: &[String],
     ) -> Result<std::collections::HashMap<String, String>, StoreError>;
+}
 
+/// Alerts: each firing stored once and resolved once; the alert row is
+/// the outbox the notifiers are fed from.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
     /// Stores an alert once: an id already stored is a no-op.
     async fn insert_alert(&self, alert: &Alert) -> Result<Inserted, StoreError>;
 
@@ -163,7 +170,7 @@ pub trait Store: Send + Sync {
     /// worker resolved it first).
     async fn resolve_alert(
         &self,
-        id: &str,
+        id: &AlertId,
         at: DateTime<Utc>,
         evidence: &[String],
     ) -> Result<bool, StoreError>;
@@ -171,7 +178,7 @@ pub trait Store: Send + Sync {
     /// Newest first.
     async fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
 
-    async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError>;
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>, StoreError>;
 
     /// Alerts still firing, and resolved ones that fired after `since`:
     /// what restores holds and cooldowns in memory at start.
@@ -188,10 +195,15 @@ pub trait Store: Send + Sync {
 
     async fn mark_published(
         &self,
-        alert_id: &str,
+        alert_id: &AlertId,
         transition: Transition,
     ) -> Result<(), StoreError>;
+}
 
+/// Notifications: which notifier sends to each recipient, and every
+/// attempt it made.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
     /// Takes a recipient's notification for this notifier until
     /// `lease_until`, unless it is done or another notifier holds it.
     async fn claim_notification(
@@ -218,10 +230,15 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Every attempt for an alert, oldest first.
-    async fn attempts(&self, alert_id: &str) -> Result<Vec<Attempt>, StoreError>;
+    async fn attempts(&self, alert_id: &AlertId) -> Result<Vec<Attempt>, StoreError>;
+}
 
-    /// The reports with these ids, in no particular order.
-    async fn reports_by_ids(&self, ids: &[String]) -> Result<Vec<StoredReport>, StoreError>;
+/// One database holding reports, alerts and deliveries: what a role
+/// opens. Each part of Ishara asks for the store it needs.
+#[async_trait]
+pub trait Store: ReportStore + AlertStore + DeliveryStore {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> anyhow::Result<()>;
 }
 
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.

@@ -19,7 +19,7 @@ pub use alerting::Alerting;
 pub use parts::assemble;
 
 use crate::enrich::{EnrichedReport, Enricher};
-use crate::queue::{Delivery, ReportQueue};
+use crate::queue::{Delivery, MessageQueue};
 use crate::report::IncomingReport;
 use crate::rules::engine::EngineError;
 use crate::store::{Inserted, Store, StoreError};
@@ -28,7 +28,7 @@ const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 pub struct Worker {
-    queue: Arc<dyn ReportQueue>,
+    queue: Arc<dyn MessageQueue>,
     store: Arc<dyn Store>,
     enrich: Enrich,
     rules: Arc<Alerting>,
@@ -53,7 +53,7 @@ pub struct WorkerOptions {
 
 impl Worker {
     pub fn new(
-        queue: Arc<dyn ReportQueue>,
+        queue: Arc<dyn MessageQueue>,
         store: Arc<dyn Store>,
         enricher: Arc<Enricher>,
         rules: Arc<Alerting>,
@@ -226,8 +226,7 @@ impl Owed {
             Ok(payloads) => payloads
                 .into_iter()
                 .map(|payload| {
-                    serde_json::from_slice::<IncomingReport>(payload)
-                        .map_err(|e| format!("not a report: {e}"))
+                    crate::queue::codec::decode_report(payload).map_err(|e| e.to_string())
                 })
                 .enumerate()
                 .collect(),
