@@ -113,6 +113,17 @@ async fn migrate_creates_the_schema_in_postgres() {
     assert!(tables.contains(&"message_parts".to_owned()), "{tables:?}");
 }
 
+/// A child process killed when its test ends, passed or failed, so a
+/// failing assertion leaves no server running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The README's first command: no configuration, embedded defaults, and it
 /// says where it listens and how to send a first report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,8 +136,9 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     // Read on for as long as it prints: a closed pipe would kill it.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
@@ -167,8 +179,7 @@ async fn serve_runs_on_embedded_defaults_and_says_how_to_send_a_report() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(listed, 1);
 }
 
@@ -184,8 +195,9 @@ async fn the_printed_first_report_command_works_when_pasted() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -211,8 +223,7 @@ async fn the_printed_first_report_command_works_when_pasted() {
         .env("ISHARA_API__TOKEN", token)
         .output()
         .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "202",
