@@ -162,47 +162,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn africastalking_recipient_failure_inside_201_is_permanent() {
-        let server = MockServer::start().await;
-        reply(&server, 201, &at_one(403, "InvalidPhoneNumber")).await;
-        let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert_eq!(
-            got,
-            Err(SendError::Permanent(
-                "africastalking: status 403 InvalidPhoneNumber".into()
-            ))
-        );
-    }
-
-    #[tokio::test]
-    async fn africastalking_insufficient_balance_is_permanent() {
-        let server = MockServer::start().await;
-        reply(&server, 201, &at_one(405, "InsufficientBalance")).await;
-        let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert!(permanent(&got).contains("InsufficientBalance"));
-    }
-
-    #[tokio::test]
-    async fn africastalking_gateway_error_inside_201_is_transient() {
-        for (code, status) in [
-            (500, "InternalServerError"),
-            (501, "GatewayError"),
-            (502, "RejectedByGateway"),
-        ] {
-            let server = MockServer::start().await;
-            reply(&server, 201, &at_one(code, status)).await;
-            let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-                .send(TO, TEXT)
-                .await;
-            assert!(transient(&got).contains(status));
-        }
-    }
-
-    #[tokio::test]
     async fn africastalking_picks_our_recipient() {
         let server = MockServer::start().await;
         let body = r#"{"SMSMessageData":{"Message":"Sent to 1/2","Recipients":[
@@ -216,47 +175,56 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn africastalking_rejected_request_without_recipients() {
-        let server = MockServer::start().await;
-        reply(
-            &server,
-            201,
-            r#"{"SMSMessageData":{"Message":"InvalidSenderId","Recipients":[]}}"#,
-        )
-        .await;
-        let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert_eq!(
-            got,
-            Err(SendError::Permanent(
-                "africastalking: not sent: InvalidSenderId".into()
-            ))
-        );
-    }
-
-    #[tokio::test]
-    async fn africastalking_plain_text_401_is_permanent() {
-        let server = MockServer::start().await;
-        reply(&server, 401, "The supplied authentication is invalid").await;
-        let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert_eq!(
-            got,
-            Err(SendError::Permanent(
-                "africastalking: HTTP 401: The supplied authentication is invalid".into()
-            ))
-        );
-    }
-
-    #[tokio::test]
-    async fn africastalking_503_is_transient() {
-        let server = MockServer::start().await;
-        reply(&server, 503, "Service Unavailable").await;
-        let got = sender(Provider::AfricasTalking(africastalking(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert!(transient(&got).contains("HTTP 503"));
+    async fn africastalking_failures_are_classified_and_say_why() {
+        use Failure::{Permanent, Transient};
+        let rejected = r#"{"SMSMessageData":{"Message":"InvalidSenderId","Recipients":[]}}"#;
+        let cases = [
+            // A 201 can still hold a failure, per recipient.
+            (
+                201,
+                at_one(403, "InvalidPhoneNumber"),
+                Permanent,
+                "africastalking: status 403 InvalidPhoneNumber",
+            ),
+            (
+                201,
+                at_one(405, "InsufficientBalance"),
+                Permanent,
+                "InsufficientBalance",
+            ),
+            (
+                201,
+                at_one(500, "InternalServerError"),
+                Transient,
+                "InternalServerError",
+            ),
+            (201, at_one(501, "GatewayError"), Transient, "GatewayError"),
+            (
+                201,
+                at_one(502, "RejectedByGateway"),
+                Transient,
+                "RejectedByGateway",
+            ),
+            (
+                201,
+                rejected.to_owned(),
+                Permanent,
+                "africastalking: not sent: InvalidSenderId",
+            ),
+            (
+                401,
+                "The supplied authentication is invalid".to_owned(),
+                Permanent,
+                "africastalking: HTTP 401: The supplied authentication is invalid",
+            ),
+            (503, "Service Unavailable".to_owned(), Transient, "HTTP 503"),
+        ];
+        let rows: Vec<(u16, &str, Failure, &[&str])> = cases
+            .iter()
+            .map(|(status, body, failure, says)| {
+                (*status, body.as_str(), *failure, std::slice::from_ref(says))
+            })
+            .collect();
+        check_failures(|base| Provider::AfricasTalking(africastalking(base)), &rows).await;
     }
 }

@@ -271,6 +271,46 @@ mod test_support {
             .await;
     }
 
+    /// Which failure a reply should be.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Failure {
+        Transient,
+        Permanent,
+    }
+
+    /// Sends once to a provider whose API answers `status` and `body`.
+    pub(super) async fn send_against(
+        provider: impl Fn(&str) -> Provider,
+        status: u16,
+        body: &str,
+    ) -> Result<String, SendError> {
+        let server = MockServer::start().await;
+        reply(&server, status, body).await;
+        sender(provider(&server.uri())).send(TO, TEXT).await
+    }
+
+    /// One case per row: the reply, the failure it is, and what the
+    /// message must say.
+    pub(super) async fn check_failures(
+        provider: impl Fn(&str) -> Provider + Copy,
+        cases: &[(u16, &str, Failure, &[&str])],
+    ) {
+        for (status, body, failure, says) in cases {
+            let got = send_against(provider, *status, body).await;
+            let message = match (failure, &got) {
+                (Failure::Transient, Err(SendError::Transient(m)))
+                | (Failure::Permanent, Err(SendError::Permanent(m))) => m,
+                _ => panic!("HTTP {status} {body}: expected {failure:?}, got {got:?}"),
+            };
+            for part in *says {
+                assert!(
+                    message.contains(part),
+                    "HTTP {status} {body}: {message:?} does not say {part:?}"
+                );
+            }
+        }
+    }
+
     pub(super) fn transient(r: &Result<String, SendError>) -> &str {
         match r {
             Err(SendError::Transient(m)) => m,
