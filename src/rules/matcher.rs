@@ -324,7 +324,8 @@ impl Matcher {
         if !rule.languages.is_empty() && !rule.languages.iter().any(|l| l == report.language) {
             return false;
         }
-        if !rule.sources.is_empty() && !rule.sources.iter().any(|s| s == report.source) {
+        if !rule.sources.is_empty() && !rule.sources.iter().any(|s| source_holds(s, report.source))
+        {
             return false;
         }
         if !rule.places.is_empty() && !rule.places.iter().any(|p| place_holds(p, report, scratch)) {
@@ -408,6 +409,12 @@ fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dlambda = (lon2 - lon1).to_radians();
     let a = (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+}
+
+/// `feed` stands for every feed, named (`feed:kobo`) or not; any other
+/// name for itself.
+fn source_holds(wanted: &str, source: &str) -> bool {
+    wanted == source || (wanted == "feed" && source.starts_with("feed:"))
 }
 
 #[cfg(test)]
@@ -546,6 +553,20 @@ mod tests {
         assert_eq!(topics(&m, &s), [Vec::<String>::new(), vec![]]);
         s.text = "a test x";
         assert_eq!(hits(&m, &s), [0, 2]);
+    }
+
+    #[test]
+    fn feed_matches_every_feed_and_feed_name_one() {
+        let m = matcher(&["{sources: [feed]}", "{sources: [\"feed:kobo\"]}"]);
+        let mut s = text("x");
+        s.source = "feed";
+        assert_eq!(hits(&m, &s), [0]);
+        s.source = "feed:kobo";
+        assert_eq!(hits(&m, &s), [0, 1]);
+        s.source = "feed:odk";
+        assert_eq!(hits(&m, &s), [0]);
+        s.source = "feeder";
+        assert!(hits(&m, &s).is_empty());
     }
 
     #[test]

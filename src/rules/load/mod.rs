@@ -499,7 +499,7 @@ mod tests {
             "7:14: invalid place `Kenya`: a country code (`KE`) or admin-1 code (`KE.30`), `*` for any characters (`KE.*`), or `{region: …}` or `{near: …}`",
             "7:36: expected a latitude from -90 to 90, found `95`",
             "7:53: expected a distance in km above 0, found `0`",
-            "8:15: invalid source name `Twilio`: use a-z, 0-9, `_` and `-`",
+            "8:15: invalid source name `Twilio`: a gateway or `feed` (a-z, 0-9, `.`, `_`, `-`), or `feed:NAME` for one named feed",
             "9:11: invalid regular expression: unclosed group",
             "10:22: `admin1` is given twice in `group_by`",
             "10:30: `none` stands alone in `group_by`",

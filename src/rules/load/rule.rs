@@ -175,13 +175,24 @@ impl Loader<'_> {
                     continue;
                 };
                 let name = s.as_str();
-                let valid = name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
+                // A named feed is `feed:{name}`, its name as the feed allows.
+                let word = |w: &str| {
+                    !w.is_empty()
+                        && w.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                        })
+                };
+                let valid = match name.split_once(':') {
+                    Some(("feed", feed)) => word(feed),
+                    Some(_) => false,
+                    None => word(name),
+                };
                 if !valid {
                     self.at(
                         s.span(),
-                        format!("invalid source name `{name}`: use a-z, 0-9, `_` and `-`"),
+                        format!(
+                            "invalid source name `{name}`: a gateway or `feed` (a-z, 0-9, `.`, `_`, `-`), or `feed:NAME` for one named feed"
+                        ),
                     );
                 } else if !filter.sources.iter().any(|x| x == name) {
                     filter.sources.push(name.to_owned());
