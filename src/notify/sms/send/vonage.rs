@@ -190,59 +190,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn vonage_insufficient_credit_is_permanent() {
-        let server = MockServer::start().await;
-        reply(
-            &server,
-            200,
-            &vonage_reply(&[("9", r#","error-text":"Insufficient credit""#)]),
-        )
-        .await;
-        let got = sender(Provider::Vonage(vonage(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert_eq!(
-            got,
-            Err(SendError::Permanent(
-                "vonage: 1 of 1 parts failed: status 9 (Insufficient credit)".into()
-            ))
-        );
-    }
-
-    #[tokio::test]
-    async fn vonage_throttled_part_is_transient() {
-        let server = MockServer::start().await;
-        reply(
-            &server,
-            200,
-            &vonage_reply(&[
-                ("0", r#","message-id":"id1""#),
-                ("1", r#","error-text":"Throughput Rate Exceeded""#),
-            ]),
-        )
-        .await;
-        let got = sender(Provider::Vonage(vonage(&server.uri())))
-            .send(TO, &"a".repeat(200))
-            .await;
-        assert_eq!(
-            got,
-            Err(SendError::Transient(
-                "vonage: 1 of 2 parts failed: status 1 (Throughput Rate Exceeded)".into()
-            ))
-        );
-    }
-
-    #[tokio::test]
-    async fn vonage_any_permanent_part_makes_it_permanent() {
-        let server = MockServer::start().await;
-        reply(&server, 200, &vonage_reply(&[("5", ""), ("7", "")])).await;
-        let got = sender(Provider::Vonage(vonage(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert!(permanent(&got).contains("status 7"));
-    }
-
-    #[tokio::test]
     async fn vonage_bad_credentials_hide_the_secret() {
         let server = MockServer::start().await;
         let echoed = format!(r#","error-text":"Bad Credentials for secret {VONAGE_SECRET}""#);
@@ -256,12 +203,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn vonage_503_is_transient() {
-        let server = MockServer::start().await;
-        reply(&server, 503, "").await;
-        let got = sender(Provider::Vonage(vonage(&server.uri())))
-            .send(TO, TEXT)
-            .await;
-        assert!(transient(&got).contains("HTTP 503"));
+    async fn vonage_failures_are_classified_and_say_why() {
+        use Failure::{Permanent, Transient};
+        let cases = [
+            // Vonage answers 200 and says per part what became of it.
+            (
+                200,
+                vonage_reply(&[("9", r#","error-text":"Insufficient credit""#)]),
+                Permanent,
+                "vonage: 1 of 1 parts failed: status 9 (Insufficient credit)",
+            ),
+            (
+                200,
+                vonage_reply(&[
+                    ("0", r#","message-id":"id1""#),
+                    ("1", r#","error-text":"Throughput Rate Exceeded""#),
+                ]),
+                Transient,
+                "vonage: 1 of 2 parts failed: status 1 (Throughput Rate Exceeded)",
+            ),
+            // One part that cannot succeed makes the whole send permanent.
+            (
+                200,
+                vonage_reply(&[("5", ""), ("7", "")]),
+                Permanent,
+                "status 7",
+            ),
+            (503, String::new(), Transient, "HTTP 503"),
+        ];
+        let rows: Vec<(u16, &str, Failure, &[&str])> = cases
+            .iter()
+            .map(|(status, body, failure, says)| {
+                (*status, body.as_str(), *failure, std::slice::from_ref(says))
+            })
+            .collect();
+        check_failures(|base| Provider::Vonage(vonage(base)), &rows).await;
     }
 }
