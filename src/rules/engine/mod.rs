@@ -13,8 +13,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+mod book;
+mod condition;
+mod series;
+
+pub use book::RuleBook;
+pub use condition::shape_of;
+use condition::{describe, fires, still_holds, window_of};
+use series::{groups, parse_group, series, series_of};
+
 use super::facts::Facts;
-use super::matcher::{Matcher, RuleMatch};
+use super::matcher::RuleMatch;
 use super::model::{Condition, GroupBy, Rule};
 use crate::alert::{Alert, AlertDetails, AlertId, AlertState};
 use crate::enrich::EnrichedReport;
@@ -55,169 +64,6 @@ impl EngineError {
             EngineError::Windows(WindowError::Unavailable(_) | WindowError::Lost)
                 | EngineError::Store(StoreError::Unavailable(_))
         )
-    }
-}
-
-/// The rules in force, compiled: swapped whole on reload.
-pub struct RuleBook {
-    rules: Vec<Rule>,
-    shapes: Vec<Shape>,
-    /// The same shapes without evidence: counting a report needs only the
-    /// counts, and evidence is read once, when an alert fires.
-    counting: Vec<Shape>,
-    matcher: Matcher,
-    by_id: HashMap<String, usize>,
-}
-
-impl RuleBook {
-    pub fn new(rules: Vec<Rule>) -> Self {
-        let shapes: Vec<Shape> = rules.iter().map(|r| shape_of(&r.condition)).collect();
-        let counting = shapes
-            .iter()
-            .map(|s| Shape {
-                evidence: 0,
-                ..s.clone()
-            })
-            .collect();
-        let matcher = Matcher::new(&rules);
-        let by_id = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.as_str().to_owned(), i))
-            .collect();
-        Self {
-            rules,
-            shapes,
-            counting,
-            matcher,
-            by_id,
-        }
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
-    }
-
-    fn get(&self, id: &str) -> Option<(&Rule, &Shape)> {
-        self.by_id
-            .get(id)
-            .map(|&i| (&self.rules[i], &self.shapes[i]))
-    }
-
-    /// The longest a member stays in any window: how far back windows are
-    /// rebuilt from stored reports.
-    pub fn longest_retention(&self) -> Duration {
-        let ms = self.shapes.iter().map(|s| s.retain_ms).max().unwrap_or(0);
-        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-    }
-
-    fn longest_cooldown(&self) -> Duration {
-        self.rules
-            .iter()
-            .map(|r| r.cooldown)
-            .max()
-            .unwrap_or_default()
-    }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-pub fn shape_of(condition: &Condition) -> Shape {
-    let single = |window: Duration, senders: bool| Shape {
-        window_ms: millis(window),
-        windows: 1,
-        senders,
-        evidence: EVIDENCE,
-        track_groups: false,
-        retain_ms: millis(window),
-    };
-    match *condition {
-        Condition::Count { window, .. } => single(window, false),
-        Condition::DistinctSenders { window, .. } => single(window, true),
-        Condition::FirstSeen { baseline } => single(baseline, false),
-        Condition::Spike {
-            window,
-            baseline_windows,
-            ..
-        } => Shape {
-            windows: 1 + baseline_windows,
-            retain_ms: millis(window).saturating_mul(i64::from(1 + baseline_windows)),
-            ..single(window, false)
-        },
-        Condition::Absence { baseline, silence } => Shape {
-            track_groups: true,
-            retain_ms: millis(baseline),
-            ..single(silence, false)
-        },
-    }
-}
-
-/// What a firing says it measured, or `None` when the condition does not
-/// hold. `arriving` is true when a report just joined the series.
-fn fires(condition: &Condition, measure: &Measure, arriving: bool) -> Option<f64> {
-    let current = measure.counts.first().copied().unwrap_or(0);
-    match *condition {
-        Condition::Count { at_least, .. } => (current >= at_least).then_some(current as f64),
-        Condition::DistinctSenders { at_least, .. } => {
-            (measure.senders >= at_least).then_some(measure.senders as f64)
-        }
-        Condition::Spike {
-            factor,
-            baseline_windows,
-            min_count,
-            ..
-        } => {
-            let before: u64 = measure.counts.iter().skip(1).sum();
-            let average = before as f64 / f64::from(baseline_windows.max(1));
-            (current >= min_count && current as f64 >= factor * average).then_some(current as f64)
-        }
-        // Only the report that opens a series is news; later ones are not.
-        // A redelivery of that report (its worker died before firing) is
-        // news still: the claim makes sure it fires once.
-        Condition::FirstSeen { .. } => (arriving && current == 1).then_some(1.0),
-        // Silence fires from the timer, never from a report arriving.
-        Condition::Absence { .. } => None,
-    }
-}
-
-/// Whether a firing alert still holds, checked by the timer.
-fn still_holds(condition: &Condition, measure: &Measure) -> bool {
-    let current = measure.counts.first().copied().unwrap_or(0);
-    match condition {
-        // A first sighting stays news until the group has been quiet for
-        // the whole baseline.
-        Condition::FirstSeen { .. } => current > 0,
-        Condition::Absence { .. } => current == 0,
-        other => fires(other, measure, false).is_some(),
-    }
-}
-
-fn describe(condition: &Condition) -> String {
-    let h = |d: &Duration| humantime::format_duration(*d).to_string();
-    match condition {
-        Condition::Count { window, at_least } => format!("count >= {at_least} in {}", h(window)),
-        Condition::DistinctSenders { window, at_least } => {
-            format!("distinct senders >= {at_least} in {}", h(window))
-        }
-        Condition::Spike {
-            window,
-            factor,
-            baseline_windows,
-            min_count,
-        } => format!(
-            "count in {} >= {factor} x the average of the {baseline_windows} windows before, and >= {min_count}",
-            h(window)
-        ),
-        Condition::Absence { baseline, silence } => format!(
-            "no report for {} from a group that reported in the last {}",
-            h(silence),
-            h(baseline)
-        ),
-        Condition::FirstSeen { baseline } => {
-            format!("first report with none in the {} before", h(baseline))
-        }
     }
 }
 
@@ -775,76 +621,6 @@ impl Engine {
     }
 }
 
-fn series(rule: &Rule, group: &[(GroupBy, String)]) -> Series {
-    Series {
-        rule: rule.id.as_str().to_owned(),
-        group: group_key(group),
-    }
-}
-
-fn series_of(alert: &Alert) -> Series {
-    Series {
-        rule: alert.rule.to_string(),
-        group: alert.group.clone(),
-    }
-}
-
-/// `admin1=KE.30,keyword=cholera`: stable, readable, and what alerts and
-/// the API show.
-fn group_key(group: &[(GroupBy, String)]) -> String {
-    group
-        .iter()
-        .map(|(by, value)| format!("{}={value}", by.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn parse_group(key: &str) -> Vec<(GroupBy, String)> {
-    key.split(',')
-        .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(name, value)| Some((GroupBy::parse(name)?, value.to_owned())))
-        .collect()
-}
-
-/// The groups a report counts in for one rule: one, or one per topic it
-/// matched when grouped by keyword, or none when it lacks a grouped field
-/// (a report of unknown place is not counted per county).
-fn groups(rule: &Rule, facts: &Facts, matched: &RuleMatch) -> Vec<Vec<(GroupBy, String)>> {
-    let mut groups: Vec<Vec<(GroupBy, String)>> = vec![Vec::new()];
-    for by in &rule.group_by {
-        let values: Vec<String> = match by {
-            GroupBy::Keyword => matched.topics.clone(),
-            other => match field(*other, facts) {
-                Some(value) => vec![value],
-                None => Vec::new(),
-            },
-        };
-        groups = groups
-            .into_iter()
-            .flat_map(|group| {
-                values.iter().map(move |value| {
-                    let mut group = group.clone();
-                    group.push((*by, value.clone()));
-                    group
-                })
-            })
-            .collect();
-    }
-    groups
-}
-
-fn field(by: GroupBy, facts: &Facts) -> Option<String> {
-    let place = &facts.place;
-    match by {
-        GroupBy::Country => place.country.clone(),
-        GroupBy::Admin1 => place.admin1_code.clone(),
-        GroupBy::Place => place.place_id.map(|id| id.to_string()),
-        GroupBy::Language => Some(facts.language.to_owned()),
-        GroupBy::Sender => facts.sender.map(str::to_owned),
-        GroupBy::Keyword => None,
-    }
-}
-
 fn details(rule: &Rule, group: &[(GroupBy, String)]) -> AlertDetails {
     AlertDetails {
         description: rule.description.clone(),
@@ -857,123 +633,6 @@ fn details(rule: &Rule, group: &[(GroupBy, String)]) -> AlertDetails {
         template: rule.template.clone(),
         condition: describe(&rule.condition),
         window: Some(humantime::format_duration(window_of(&rule.condition)).to_string()),
-    }
-}
-
-/// The span a message about this condition speaks of.
-fn window_of(condition: &Condition) -> Duration {
-    match condition {
-        Condition::Count { window, .. }
-        | Condition::DistinctSenders { window, .. }
-        | Condition::Spike { window, .. } => *window,
-        Condition::Absence { silence, .. } => *silence,
-        Condition::FirstSeen { baseline } => *baseline,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn measure(counts: &[u64], senders: u64, added: bool) -> Measure {
-        Measure {
-            added,
-            counts: counts.to_vec(),
-            senders,
-            ..Measure::default()
-        }
-    }
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn count_fires_at_the_threshold() {
-        let c = Condition::Count {
-            window: HOUR,
-            at_least: 3,
-        };
-        assert_eq!(fires(&c, &measure(&[2], 0, true), true), None);
-        assert_eq!(fires(&c, &measure(&[3], 0, true), true), Some(3.0));
-    }
-
-    #[test]
-    fn distinct_senders_ignore_repeats_of_one_sender() {
-        let c = Condition::DistinctSenders {
-            window: HOUR,
-            at_least: 3,
-        };
-        assert_eq!(fires(&c, &measure(&[10], 1, true), true), None);
-        assert_eq!(fires(&c, &measure(&[3], 3, true), true), Some(3.0));
-    }
-
-    #[test]
-    fn spike_compares_with_the_average_of_the_windows_before() {
-        let c = Condition::Spike {
-            window: HOUR,
-            factor: 3.0,
-            baseline_windows: 4,
-            min_count: 5,
-        };
-        // Average before: 2; 6 >= 3 x 2 and >= 5.
-        assert_eq!(
-            fires(&c, &measure(&[6, 2, 2, 2, 2], 0, true), true),
-            Some(6.0)
-        );
-        assert_eq!(fires(&c, &measure(&[5, 2, 2, 2, 2], 0, true), true), None);
-        // Below the minimum count, however quiet before.
-        assert_eq!(fires(&c, &measure(&[4, 0, 0, 0, 0], 0, true), true), None);
-    }
-
-    #[test]
-    fn first_seen_fires_only_for_the_report_that_opens_a_series() {
-        let c = Condition::FirstSeen { baseline: HOUR };
-        assert_eq!(fires(&c, &measure(&[1], 0, true), true), Some(1.0));
-        assert_eq!(fires(&c, &measure(&[1], 0, false), true), Some(1.0));
-        assert_eq!(fires(&c, &measure(&[2], 0, true), true), None);
-        assert_eq!(fires(&c, &measure(&[1], 0, true), false), None);
-        assert!(still_holds(&c, &measure(&[1], 0, false)));
-        assert!(!still_holds(&c, &measure(&[0], 0, false)));
-    }
-
-    #[test]
-    fn absence_never_fires_from_a_report_and_resolves_when_one_comes() {
-        let c = Condition::Absence {
-            baseline: HOUR * 24,
-            silence: HOUR,
-        };
-        assert_eq!(fires(&c, &measure(&[0], 0, true), true), None);
-        assert!(still_holds(&c, &measure(&[0], 0, false)));
-        assert!(!still_holds(&c, &measure(&[1], 0, false)));
-    }
-
-    #[test]
-    fn group_keys_round_trip() {
-        let group = vec![
-            (GroupBy::Admin1, "KE.30".to_owned()),
-            (GroupBy::Keyword, "cholera".to_owned()),
-        ];
-        let key = group_key(&group);
-        assert_eq!(key, "admin1=KE.30,keyword=cholera");
-        assert_eq!(parse_group(&key), group);
-    }
-
-    #[test]
-    fn shapes_keep_what_their_condition_needs() {
-        let spike = shape_of(&Condition::Spike {
-            window: HOUR,
-            factor: 2.0,
-            baseline_windows: 6,
-            min_count: 1,
-        });
-        assert_eq!(spike.windows, 7);
-        assert_eq!(spike.retain_ms, 7 * 3_600_000);
-        let absence = shape_of(&Condition::Absence {
-            baseline: HOUR * 24,
-            silence: HOUR,
-        });
-        assert!(absence.track_groups);
-        assert_eq!(absence.window_ms, 3_600_000);
-        assert_eq!(absence.retain_ms, 24 * 3_600_000);
     }
 }
 
