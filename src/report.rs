@@ -188,8 +188,14 @@ pub struct Text(String);
 
 impl TryFrom<String> for Text {
     type Error = TextError;
+    /// What the queue hands back was normalised at the edge: checked in
+    /// place, not copied, unless it is not NFC after all.
     fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
+        if unicode_normalization::is_nfc(&raw) {
+            Self::checked(raw)
+        } else {
+            Self::parse(&raw)
+        }
     }
 }
 
@@ -203,12 +209,15 @@ impl Text {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(raw: &str) -> Result<Self, TextError> {
+        Self::checked(raw.nfc().collect())
+    }
+
+    fn checked(text: String) -> Result<Self, TextError> {
         // PostgreSQL cannot store NUL in text: refused here, not
         // dead-lettered after the sender was told it was accepted.
-        if raw.contains('\0') {
+        if text.contains('\0') {
             return Err(TextError::Nul);
         }
-        let text: String = raw.nfc().collect();
         if text.trim().is_empty() {
             return Err(TextError::Empty);
         }

@@ -219,12 +219,10 @@ mod tests {
             ),
             (503, "Service Unavailable".to_owned(), Transient, "HTTP 503"),
         ];
-        let rows: Vec<(u16, &str, Failure, &[&str])> = cases
-            .iter()
-            .map(|(status, body, failure, says)| {
-                (*status, body.as_str(), *failure, std::slice::from_ref(says))
-            })
-            .collect();
-        check_failures(|base| Provider::AfricasTalking(africastalking(base)), &rows).await;
+        check_failure_rows(
+            |base| Provider::AfricasTalking(africastalking(base)),
+            &cases,
+        )
+        .await;
     }
 }

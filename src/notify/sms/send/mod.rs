@@ -311,6 +311,21 @@ mod test_support {
         }
     }
 
+    /// [`check_failures`] for rows whose bodies are built and whose
+    /// message is checked for one phrase.
+    pub(super) async fn check_failure_rows(
+        provider: impl Fn(&str) -> Provider + Copy,
+        cases: &[(u16, String, Failure, &str)],
+    ) {
+        let rows: Vec<(u16, &str, Failure, &[&str])> = cases
+            .iter()
+            .map(|(status, body, failure, says)| {
+                (*status, body.as_str(), *failure, std::slice::from_ref(says))
+            })
+            .collect();
+        check_failures(provider, &rows).await;
+    }
+
     pub(super) fn transient(r: &Result<String, SendError>) -> &str {
         match r {
             Err(SendError::Transient(m)) => m,

@@ -231,12 +231,6 @@ mod tests {
             ),
             (503, String::new(), Transient, "HTTP 503"),
         ];
-        let rows: Vec<(u16, &str, Failure, &[&str])> = cases
-            .iter()
-            .map(|(status, body, failure, says)| {
-                (*status, body.as_str(), *failure, std::slice::from_ref(says))
-            })
-            .collect();
-        check_failures(|base| Provider::Vonage(vonage(base)), &rows).await;
+        check_failure_rows(|base| Provider::Vonage(vonage(base)), &cases).await;
     }
 }
